@@ -1,0 +1,130 @@
+"""The command line: `python -m core train|resume|status|stop|models`, built from the recipe schema."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import sys
+
+from core.config import TrainConfig, describe_options
+from core.errors import FineTuneError
+
+logger = logging.getLogger("core")
+
+EXIT_USER_ERROR = 2
+EXIT_CRASH = 1
+
+
+def _parser_type(annotation: str):
+    base = annotation.replace(" | None", "")
+    return {"int": int, "float": float, "str": str}.get(base, str)
+
+
+def add_recipe_options(parser: argparse.ArgumentParser) -> None:
+    """One flag per TrainConfig field, grouped as in the schema; defaults are left out so overrides are explicit."""
+    groups: dict[str, argparse._ArgumentGroup] = {}
+    for option in describe_options():
+        group = groups.setdefault(option["group"], parser.add_argument_group(f"{option['group']} options"))
+        flag = "--" + option["name"].replace("_", "-")
+        help_text = f"{option['help']} (default: {option['default']})"
+        kwargs: dict = {"dest": option["name"], "default": argparse.SUPPRESS, "help": help_text}
+        if option["type"] == "bool":
+            kwargs["action"] = argparse.BooleanOptionalAction
+        elif option["type"].startswith("list"):
+            kwargs["nargs"] = "*"
+        else:
+            kwargs["type"] = _parser_type(option["type"])
+            if "choices" in option:
+                kwargs["choices"] = option["choices"]
+            else:
+                kwargs["metavar"] = option["type"].split(" ")[0].upper()
+        group.add_argument(flag, **kwargs)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full CLI parser."""
+    parser = argparse.ArgumentParser(prog="python -m core", description="FineTune Studio engine.")
+    parser.add_argument("--verbose", action="store_true", help="Log library details too.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    train = commands.add_parser("train", help="Fine-tune a model from a data file or a recipe.",
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    train.add_argument("--config", help="A recipe JSON (e.g. a run's recipe.json); flags given override it.")
+    train.add_argument("--output", required=True, help="Run directory to create (metrics, model, report).")
+    train.add_argument("--resume", action="store_true", help="Continue the run in --output from its last checkpoint.")
+    train.add_argument("--overwrite", action="store_true", help="Reuse a non-empty --output that is not active.")
+    add_recipe_options(train)
+    for name, text in (("status", "Print a run's status."), ("stop", "Ask a running run to stop gracefully.")):
+        sub = commands.add_parser(name, help=text)
+        sub.add_argument("run_dir", help="The run directory.")
+    models = commands.add_parser("models", help="List the model catalogue.")
+    models.add_argument("--task", default="text-classification")
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """The recipe: a --config file (or the run's own recipe on --resume) with the given flags on top."""
+    from core.rundir import RunDir
+
+    if args.config:
+        base = TrainConfig.load(args.config)
+    elif args.resume and RunDir(args.output).recipe.exists():
+        base = TrainConfig.load(RunDir(args.output).recipe)
+    else:
+        base = TrainConfig()
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    overrides = {k: v for k, v in vars(args).items() if k in names}
+    return dataclasses.replace(base, **overrides)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Dispatch one parsed command; returns the exit code."""
+    if args.command == "train":
+        from core.runner import train_run
+
+        metrics = train_run(config_from_args(args), args.output, resume=args.resume, overwrite=args.overwrite)
+        print(json.dumps(metrics, indent=2))
+        return 0
+    from core.rundir import RunDir
+
+    if args.command == "status":
+        print(json.dumps(RunDir(args.run_dir).read_status(), indent=2, default=str))
+    elif args.command == "stop":
+        RunDir(args.run_dir).request_stop()
+        print(f"Stop requested for {args.run_dir}.")
+    elif args.command == "models":
+        from core.catalogue import models_for_task
+
+        for entry in models_for_task(args.task):
+            offline = "offline" if entry.available_offline else "needs internet"
+            print(f"{entry.id:28} {entry.parameters / 1e6:6.1f}M  {entry.licence:12} {offline:15} {entry.description}")
+    return 0
+
+
+def configure_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+    if not verbose:
+        from datasets.utils.logging import disable_progress_bar as disable_datasets_bars
+        from huggingface_hub.utils import disable_progress_bars
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        disable_progress_bars()
+        disable_datasets_bars()
+        for noisy in ("httpx", "urllib3", "huggingface_hub"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: parse, run, and turn user errors into one clear line and exit code 2."""
+    args = build_parser().parse_args(argv)
+    configure_logging(args.verbose)
+    try:
+        return run_command(args)
+    except FineTuneError as exc:
+        print(f"{exc.kind}: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("Interrupted.", file=sys.stderr)
+        return 130

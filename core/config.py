@@ -1,0 +1,176 @@
+"""The one recipe schema: every engine option, its default, help text and validation.
+
+The same `metadata={"help": ...}` feeds the CLI `--help`, the wizard's tooltips and the saved recipe,
+as in transformers' `run_classification.py` dataclasses.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core.errors import ConfigError
+
+RECIPE_VERSION = 1
+
+TASKS = ("text-classification",)
+STRATEGIES = ("full", "frozen", "top_layers", "lora")
+OPTIMIZERS = ("adamw", "adam", "sgd")
+SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup")
+DEVICES = ("auto", "cpu", "cuda")
+METRICS = ("f1_macro", "accuracy", "loss")
+
+# Learning rates that work per strategy when the user leaves it on "auto": a new head alone
+# needs a much larger step than the whole network (ULMFiT, Howard & Ruder 2018; peft docs for LoRA).
+DEFAULT_LEARNING_RATES = {"full": 1e-4, "top_layers": 2e-4, "lora": 5e-4, "frozen": 2e-3}
+
+
+def _opt(default: Any, help: str, group: str, **extra: Any) -> Any:
+    """A dataclass field whose metadata drives the CLI and the UI."""
+    meta = {"help": help, "group": group, **extra}
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass
+class TrainConfig:
+    """A complete, reproducible fine-tuning recipe."""
+
+    task: str = _opt("text-classification", "What the model learns to predict.", "task", choices=TASKS)
+    train: str = _opt("", "Training data file (CSV, TSV, JSON, JSONL, Parquet or Excel).", "data")
+    validation: str | None = _opt(None, "Optional validation file; otherwise split from the training file.", "data")
+    test: str | None = _opt(None, "Optional test file; otherwise split from the training file.", "data")
+    text_column: str = _opt("text", "Column holding the input text.", "data")
+    label_column: str = _opt("label", "Column holding the label to predict.", "data")
+    validation_size: float = _opt(0.1, "Share of rows held out for validation when no file is given.", "data")
+    test_size: float = _opt(0.1, "Share of rows held out for the final test when no file is given.", "data")
+    max_train_rows: int | None = _opt(None, "Use at most this many training rows (a seeded sample).", "data")
+    drop_empty: bool = _opt(True, "Drop rows whose text or label is empty.", "cleaning")
+    normalize_whitespace: bool = _opt(True, "Trim and collapse runs of spaces, tabs and newlines.", "cleaning")
+    drop_duplicates: bool = _opt(True, "Drop exact duplicate texts and texts that leak into the test data.", "cleaning")
+    normalize_labels: bool = _opt(True, "Merge label spellings that differ only in case or spaces.", "cleaning")
+    min_examples_per_class: int = _opt(2, "Drop labels with fewer examples than this (with a warning).", "cleaning")
+    augment: list[str] = _opt([], "Text augmentations applied to training rows only.", "augmentation")
+    augment_copies: int = _opt(0, "Augmented copies added per training row (0 = off).", "augmentation")
+    model: str = _opt("all-minilm-l6-v2", "Catalogue id, local folder or Hugging Face Hub id.", "model")
+    strategy: str = _opt("full", "Which parameters train: all, only a new head, top layers, or LoRA adapters.",
+                         "strategy", choices=STRATEGIES)
+    trainable_layers: int = _opt(2, "With top_layers: how many of the last encoder layers train.", "strategy")
+    lora_r: int = _opt(8, "With LoRA: rank of the adapter matrices.", "strategy")
+    lora_alpha: int = _opt(16, "With LoRA: scaling of the adapter update.", "strategy")
+    lora_dropout: float = _opt(0.1, "With LoRA: dropout on the adapter input.", "strategy")
+    optimizer: str = _opt("adamw", "Optimizer: AdamW (decoupled decay), Adam, or SGD with momentum.",
+                          "optimization", choices=OPTIMIZERS)
+    learning_rate: float | None = _opt(None, "Step size; empty picks a tested value for the strategy.", "optimization")
+    momentum: float = _opt(0.9, "With SGD: momentum.", "optimization")
+    epochs: float = _opt(3.0, "Passes over the training data.", "optimization")
+    batch_size: int = _opt(32, "Examples per training step.", "optimization")
+    gradient_accumulation: int = _opt(1, "Steps whose gradients add up before one update.", "optimization")
+    warmup_ratio: float = _opt(0.1, "Share of steps spent ramping the learning rate up from zero.", "optimization")
+    scheduler: str = _opt("linear", "How the learning rate changes after warm-up.", "optimization",
+                          choices=SCHEDULERS)
+    weight_decay: float = _opt(0.01, "Pulls weights towards zero to reduce overfitting.", "regularization")
+    dropout: float | None = _opt(None, "Dropout inside the model; empty keeps the model's own.", "regularization")
+    label_smoothing: float = _opt(0.0, "Softens the targets; helps with noisy labels.", "regularization")
+    early_stopping_patience: int = _opt(3, "Stop after this many evaluations without improvement (0 = off).",
+                                        "regularization")
+    early_stopping_metric: str = _opt("f1_macro", "Validation metric that picks the best checkpoint.",
+                                      "regularization", choices=METRICS)
+    evaluations_per_epoch: int = _opt(2, "Validation passes per epoch (more points on the charts).", "training")
+    max_length: int = _opt(128, "Longest input in tokens; longer texts are truncated.", "training")
+    seed: int = _opt(42, "Random seed for the split, the sampling and the initialisation.", "training")
+    device: str = _opt("auto", "Where to train: a GPU when present, else the CPU.", "training", choices=DEVICES)
+
+    def validate(self) -> None:
+        """Raise ConfigError on the first setting that cannot work."""
+        _check(self.task in TASKS, f"Unknown task '{self.task}'.", f"Choose one of {', '.join(TASKS)}.")
+        _check(bool(self.train), "No training file was given.", "Pass --train FILE.")
+        _check(self.strategy in STRATEGIES, f"Unknown strategy '{self.strategy}'.", f"Use {'/'.join(STRATEGIES)}.")
+        _check(self.optimizer in OPTIMIZERS, f"Unknown optimizer '{self.optimizer}'.", f"Use {'/'.join(OPTIMIZERS)}.")
+        _check(self.scheduler in SCHEDULERS, f"Unknown scheduler '{self.scheduler}'.", f"Use {'/'.join(SCHEDULERS)}.")
+        _check(self.device in DEVICES, f"Unknown device '{self.device}'.", f"Use {'/'.join(DEVICES)}.")
+        _check(self.early_stopping_metric in METRICS, f"Unknown metric '{self.early_stopping_metric}'.",
+               f"Use {'/'.join(METRICS)}.")
+        _check(self.epochs > 0, "Epochs must be positive.", "Set --epochs to 1 or more.")
+        _check(self.batch_size >= 1 and self.gradient_accumulation >= 1, "Batch size must be at least 1.",
+               "Set --batch-size to a positive whole number.")
+        _check(self.learning_rate is None or 0 < self.learning_rate < 1, "The learning rate must be between 0 and 1.",
+               "Try 1e-4 for full fine-tuning or 2e-3 for a frozen backbone.")
+        _check(8 <= self.max_length <= 8192, "Max length must be between 8 and 8192 tokens.", "Try 128.")
+        _check(0 <= self.validation_size < 0.5 and 0 <= self.test_size < 0.5,
+               "Validation and test shares must each be below 0.5.", "Try 0.1 each.")
+        _check(0 <= self.warmup_ratio < 1, "Warm-up ratio must be in [0, 1).", "Try 0.1.")
+        _check(self.dropout is None or 0 <= self.dropout < 1, "Dropout must be in [0, 1).", "Try 0.1.")
+        _check(0 <= self.label_smoothing < 1, "Label smoothing must be in [0, 1).", "Try 0.1.")
+        _check(self.augment_copies >= 0, "Augmented copies cannot be negative.", "Use 0 to turn it off.")
+        _check(self.evaluations_per_epoch >= 1, "Evaluate at least once per epoch.", "Set it to 1 or more.")
+        _check(self.trainable_layers >= 1 and self.lora_r >= 1, "Layer count and LoRA rank must be at least 1.",
+               "Try 2 layers or rank 8.")
+
+    def resolved(self) -> TrainConfig:
+        """A copy with every 'auto' choice replaced by the concrete value it stands for."""
+        lr = self.learning_rate or DEFAULT_LEARNING_RATES[self.strategy]
+        return dataclasses.replace(self, learning_rate=lr)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The recipe as plain JSON-ready data."""
+        return {"recipe_version": RECIPE_VERSION, **dataclasses.asdict(self)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        """Build a config from recipe data, rejecting unknown keys with a clear message."""
+        data = {k: v for k, v in data.items() if k != "recipe_version"}
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        _check(not unknown, f"The recipe has unknown settings: {', '.join(unknown)}.",
+               "Remove them or check their spelling.")
+        return cls(**data)
+
+    def save(self, path: Path) -> None:
+        """Write the recipe as indented JSON."""
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: str | Path) -> TrainConfig:
+        """Read a recipe file written by `save` (or by hand)."""
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"The recipe file {path} does not exist.", "Check the path.") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"The recipe file {path} is not valid JSON ({exc}).", "Fix or re-export it.") from None
+        _check(isinstance(data, dict), f"The recipe file {path} must hold a JSON object.", "Re-export it.")
+        return cls.from_dict(data)
+
+
+def describe_options() -> list[dict[str, Any]]:
+    """Every option with its name, type, default, help, group and choices, for the CLI and the UI."""
+    rows = []
+    for f in dataclasses.fields(TrainConfig):
+        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+        rows.append({"name": f.name, "type": f.type, "default": default, **f.metadata})
+    return rows
+
+
+def option_help(name: str) -> str:
+    """The one-line help of option `name`."""
+    return next(f.metadata["help"] for f in dataclasses.fields(TrainConfig) if f.name == name)
+
+
+def _check(ok: bool, problem: str, fix: str) -> None:
+    if not ok:
+        raise ConfigError(problem, fix)
+
+
+def load_tasks() -> list[dict[str, Any]]:
+    """Task definitions (title, explanation, example data) from tasks.json, for the wizard."""
+    return json.loads(Path(__file__).with_name("tasks.json").read_text(encoding="utf-8"))
+
+
+def load_presets() -> dict[str, dict[str, Any]]:
+    """Beginner presets (name → about, settings) from presets.json."""
+    return json.loads(Path(__file__).with_name("presets.json").read_text(encoding="utf-8"))

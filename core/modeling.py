@@ -1,0 +1,112 @@
+"""Loading a pretrained model for a task and deciding which of its parameters train."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import torch
+from torch import nn
+from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, PreTrainedModel
+
+from core.catalogue import resolve_model
+from core.config import TrainConfig
+from core.errors import ConfigError, ModelError
+
+logger = logging.getLogger(__name__)
+
+DROPOUT_KEYS = ("hidden_dropout_prob", "attention_probs_dropout_prob", "dropout", "attention_dropout",
+                "classifier_dropout", "seq_classif_dropout")
+
+
+def pick_device(choice: str) -> str:
+    """'cuda' when asked for or available under 'auto', else 'cpu'."""
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("A GPU was requested but none is available.", "Use --device auto or cpu.")
+    return "cuda" if choice in {"auto", "cuda"} and torch.cuda.is_available() else "cpu"
+
+
+def use_bf16(device: str) -> bool:
+    """bf16 mixed precision on GPUs that support it (Ampere and newer)."""
+    return device == "cuda" and torch.cuda.is_bf16_supported()
+
+
+def _from_pretrained(loader, location: str, source: str, **kwargs):
+    try:
+        return loader.from_pretrained(location, trust_remote_code=False, **kwargs)
+    except (OSError, ValueError, KeyError) as exc:
+        if source == "hub":
+            offline = os.environ.get("HF_HUB_OFFLINE") == "1"
+            raise ModelError(f"The model '{location}' could not be loaded from the Hugging Face Hub"
+                             f"{' (offline mode is on)' if offline else ''}: {str(exc).splitlines()[0][:160]}",
+                             "Check the id and your internet connection, or pick a bundled model.") from None
+        raise ModelError(f"The model at {location} could not be loaded: {str(exc).splitlines()[0][:200]}",
+                         "Check that the folder holds a complete Hugging Face model.") from None
+
+
+def load_tokenizer(choice: str):
+    """The tokenizer of a catalogue id, folder or Hub id."""
+    location, source = resolve_model(choice)
+    return _from_pretrained(AutoTokenizer, location, source)
+
+
+def load_classifier(cfg: TrainConfig, labels: list[str]) -> PreTrainedModel:
+    """A sequence-classification model with a new head for `labels`, dropout set as the recipe asks."""
+    location, source = resolve_model(cfg.model)
+    config = _from_pretrained(AutoConfig, location, source, num_labels=len(labels),
+                              id2label=dict(enumerate(labels)), label2id={l: i for i, l in enumerate(labels)})
+    if cfg.dropout is not None:
+        for key in DROPOUT_KEYS:
+            if getattr(config, key, None) is not None:
+                setattr(config, key, cfg.dropout)
+    model = _from_pretrained(AutoModelForSequenceClassification, location, source, config=config)
+    return apply_strategy(model, cfg)
+
+
+def _layer_stack(backbone: nn.Module) -> nn.ModuleList:
+    """The longest ModuleList in the backbone: its stack of transformer layers."""
+    lists = [m for m in backbone.modules() if isinstance(m, nn.ModuleList)]
+    if not lists:
+        raise ConfigError("This model has no layer stack to unfreeze.", "Use the full or frozen strategy.")
+    return max(lists, key=len)
+
+
+def apply_strategy(model: PreTrainedModel, cfg: TrainConfig) -> nn.Module:
+    """Freeze or wrap the model so that only the parameters of the chosen strategy train."""
+    if cfg.strategy == "full":
+        return model
+    if cfg.strategy == "lora":
+        from peft import LoraConfig, TaskType, get_peft_model
+
+        lora = LoraConfig(task_type=TaskType.SEQ_CLS, r=cfg.lora_r, lora_alpha=cfg.lora_alpha,
+                          lora_dropout=cfg.lora_dropout)
+        try:
+            return get_peft_model(model, lora)
+        except ValueError as exc:
+            raise ConfigError(f"LoRA cannot wrap this model: {exc}", "Use the full or top_layers strategy.") from None
+    backbone = model.base_model
+    for param in backbone.parameters():
+        param.requires_grad = False
+    # The pooler feeds the new head directly; it was trained for a different objective, so it adapts too.
+    for name, param in backbone.named_parameters():
+        if "pooler" in name:
+            param.requires_grad = True
+    if cfg.strategy == "top_layers":
+        layers = _layer_stack(backbone)
+        for layer in layers[-cfg.trainable_layers:]:
+            for param in layer.parameters():
+                param.requires_grad = True
+    return model
+
+
+def count_parameters(model: nn.Module) -> tuple[int, int]:
+    """(trainable, total) parameter counts."""
+    total = sum(p.numel() for p in model.parameters())
+    return sum(p.numel() for p in model.parameters() if p.requires_grad), total
+
+
+def merge_for_export(model: nn.Module) -> PreTrainedModel:
+    """A plain transformers model: LoRA adapters merged into the weights, other models unchanged."""
+    if hasattr(model, "merge_and_unload"):
+        return model.merge_and_unload()
+    return model

@@ -1,0 +1,131 @@
+"""One fine-tuning run from recipe to exported model, writing the run directory as it goes."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+
+import torch
+from transformers import PrinterCallback, set_seed
+
+from core import augmentation
+from core.config import TrainConfig
+from core.errors import ConfigError, FineTuneError, ResourceError
+from core.evaluation import baseline_metrics, build_report
+from core.export import export_model
+from core.modeling import count_parameters, load_classifier, load_tokenizer, pick_device
+from core.preparation import prepare_data
+from core.rundir import RunDir, write_json_atomic
+from core.training import build_trainer, tokenize_frame
+
+logger = logging.getLogger(__name__)
+
+
+def check_output(run: RunDir, resume: bool, overwrite: bool) -> None:
+    """Refuse to clobber a finished or active run, or to resume one that has nothing to resume from."""
+    state = run.read_status().get("state")
+    if state in {"running", "stopping"}:
+        raise ConfigError(f"A run is already active in {run.path}.", "Wait for it, stop it, or use another --output.")
+    if resume:
+        if not run.recipe.exists():
+            raise ConfigError(f"{run.path} holds no run to resume.", "Start a new run with --output.")
+        if state == "completed":
+            raise ConfigError(f"The run in {run.path} already completed.", "Start a new run to train again.")
+        return
+    # 'queued' is a run directory the launcher prepared for exactly this process.
+    if state != "queued" and run.path.exists() and any(run.path.iterdir()) and not overwrite:
+        raise ConfigError(f"{run.path} already holds a run ({state}); it is kept, not overwritten.",
+                          "Choose a new --output folder, or pass --resume to continue it.")
+
+
+def train_run(cfg: TrainConfig, output: str | Path, resume: bool = False, overwrite: bool = False) -> dict:
+    """Fine-tune, evaluate and export one model, recording everything in the run directory.
+
+    Args:
+        cfg: The recipe (validated and resolved here).
+        output: The run directory.
+        resume: Continue from the newest checkpoint in `output`.
+        overwrite: Allow reusing a non-empty, non-active `output`.
+
+    Returns:
+        The final test metrics (also written to metrics.json).
+
+    Raises:
+        FineTuneError: For user-fixable problems; the status file then reads 'failed' with the message.
+    """
+    run = RunDir(output)
+    cfg.validate()
+    cfg = cfg.resolved()
+    check_output(run, resume, overwrite)
+    run.create()
+    run.stop_file.unlink(missing_ok=True)
+    cfg.save(run.recipe)
+    run.write_status("running", phase="preparing data", pid=os.getpid(), started=time.time(), message="",
+                     error_kind=None)
+    try:
+        return _train(cfg, run, resume)
+    except FineTuneError as exc:
+        run.write_status("failed", message=str(exc), error_kind=exc.kind)
+        raise
+    except (torch.OutOfMemoryError, MemoryError):
+        exc = ResourceError("The machine ran out of memory.", "Lower the batch size or the max length and resume.")
+        run.write_status("failed", message=str(exc), error_kind=exc.kind)
+        raise exc from None
+    except OSError as exc:
+        if exc.errno == 28:  # ENOSPC
+            err = ResourceError("The disk is full.", "Free some space, then resume the run.")
+            run.write_status("failed", message=str(err), error_kind=err.kind)
+            raise err from None
+        run.write_status("failed", message=f"Unexpected error: {exc}", error_kind="Crash")
+        raise
+    except KeyboardInterrupt:
+        run.write_status("stopped", message="Interrupted; resume continues from the last checkpoint.")
+        raise
+    except Exception as exc:
+        run.write_status("failed", message=f"Unexpected error: {type(exc).__name__}: {exc}", error_kind="Crash")
+        raise
+
+
+def _train(cfg: TrainConfig, run: RunDir, resume: bool) -> dict:
+    started = time.time()
+    data = prepare_data(cfg)
+    for warning in data.warnings:
+        logger.warning(warning)
+    data.frames["train"] = augmentation.augment_frame(data.frames["train"], cfg.augment, cfg.augment_copies,
+                                                      cfg.seed)
+    data.report["rows"]["train_augmented"] = len(data.frames["train"])
+    write_json_atomic(run.data_report, data.report)
+    set_seed(cfg.seed)
+    device = pick_device(cfg.device)
+    run.write_status("running", phase="loading model", device=device)
+    tokenizer = load_tokenizer(cfg.model)
+    model = load_classifier(cfg, data.labels)
+    trainable, total = count_parameters(model)
+    logger.info("Model %s: %d of %d parameters train (%s); device %s.", cfg.model, trainable, total,
+                cfg.strategy, device)
+    run.write_status("running", phase="tokenising", parameters={"trainable": trainable, "total": total})
+    sets = {name: tokenize_frame(frame, tokenizer, data.labels, cfg.max_length) for name, frame in data.frames.items()}
+    trainer = build_trainer(cfg, model, tokenizer, sets["train"], sets["validation"], run, device)
+    trainer.remove_callback(PrinterCallback)  # our RunDirCallback logs every record already
+    checkpoint = run.last_checkpoint() if resume else None
+    trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    stopped = run.stop_requested()
+    run.write_status("running", phase="evaluating on the test split")
+    logits = trainer.predict(sets["test"]).predictions
+    logits = logits[0] if isinstance(logits, tuple) else logits
+    baselines = baseline_metrics(data.frames["train"], data.frames["test"], data.labels, cfg.seed)
+    report, predictions = build_report(data.frames["test"], logits, data.labels, baselines)
+    metrics = {**report["metrics"], "test_rows": report["test_rows"], "wall_time_s": round(time.time() - started, 1),
+               "stopped_early": stopped, "best_checkpoint": trainer.state.best_model_checkpoint}
+    write_json_atomic(run.report, report)
+    write_json_atomic(run.metrics, metrics)
+    predictions.to_csv(run.path / "predictions.csv", index=False)
+    run.write_status("running", phase="exporting the model")
+    export_model(run, trainer.model, tokenizer, cfg, data.report, report)
+    final = "stopped" if stopped else "completed"
+    run.write_status(final, phase="done", ended=time.time(), metrics=report["metrics"],
+                     message="Stopped on request; the best model so far was evaluated and exported." if stopped else "")
+    logger.info("Test accuracy %.4f, macro-F1 %.4f (%s).", metrics["accuracy"], metrics["f1_macro"], final)
+    return metrics

@@ -1,0 +1,125 @@
+"""Where artefacts live: one workspace directory (FINETUNE_HOME) holding projects, uploads and runs."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import time
+from pathlib import Path
+
+from core.errors import ConfigError
+from core.rundir import RunDir, read_json, write_json_atomic
+
+DEFAULT_HOME = Path.home() / ".finetune-studio"
+SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def workspace_home() -> Path:
+    """The workspace root: $FINETUNE_HOME, else ~/.finetune-studio."""
+    home = Path(os.environ.get("FINETUNE_HOME", DEFAULT_HOME)).expanduser()
+    home.mkdir(parents=True, exist_ok=True)
+    return home
+
+
+def safe_name(name: str, fallback: str = "project") -> str:
+    """A name usable as a folder: letters, digits, dot, dash and underscore only."""
+    cleaned = SAFE_NAME.sub("-", name.strip()).strip(".-")[:60]
+    return cleaned or fallback
+
+
+def runs_dir() -> Path:
+    path = workspace_home() / "runs"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+def new_run_dir(project: str) -> RunDir:
+    """A fresh, unique run directory named by project and time."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    base = runs_dir() / f"{safe_name(project)}-{stamp}"
+    path, n = base, 1
+    while path.exists():
+        n += 1
+        path = base.with_name(f"{base.name}-{n}")
+    return RunDir(path)
+
+
+def run_by_name(name: str) -> RunDir:
+    """A run directory of the workspace by its folder name (no path tricks allowed)."""
+    if not name or safe_name(name) != name:
+        raise ConfigError(f"'{name}' is not a valid run name.", "Pick a run from the list.")
+    return RunDir(runs_dir() / name)
+
+
+def list_runs() -> list[dict]:
+    """Every run in the workspace, newest first, with status and headline metrics."""
+    rows = []
+    for path in runs_dir().iterdir():
+        if not path.is_dir():
+            continue
+        run = RunDir(path)
+        status = run.read_status()
+        recipe = read_json(run.recipe) or {}
+        metrics = read_json(run.metrics) or {}
+        rows.append({"name": path.name, "state": status.get("state", "unknown"),
+                     "started": status.get("started") or path.stat().st_mtime, "model": recipe.get("model"),
+                     "strategy": recipe.get("strategy"), "task": recipe.get("task"),
+                     "accuracy": metrics.get("accuracy"), "f1_macro": metrics.get("f1_macro"),
+                     "project": recipe.get("project_hint") or path.name.rsplit("-", 2)[0]})
+    return sorted(rows, key=lambda r: -float(r["started"] or 0))
+
+
+def delete_run(run: RunDir) -> None:
+    """Remove a run directory that is not active."""
+    if run.read_status().get("state") in {"running", "stopping", "queued"}:
+        raise ConfigError("This run is still active.", "Stop it first, then delete it.")
+    if run.path.resolve().parent != runs_dir().resolve():
+        raise ConfigError("Only runs inside the workspace can be deleted.", "Pick a run from the list.")
+    shutil.rmtree(run.path)
+
+
+def projects_dir() -> Path:
+    path = workspace_home() / "projects"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+def project_dir(name: str) -> Path:
+    path = projects_dir() / safe_name(name)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def load_project(name: str) -> dict:
+    """The saved wizard state of a project ({} for a new one)."""
+    return read_json(project_dir(name) / "wizard.json") or {}
+
+
+def save_project(name: str, state: dict) -> None:
+    """Persist the wizard state atomically and remember this as the last project."""
+    write_json_atomic(project_dir(name) / "wizard.json", state)
+    write_json_atomic(projects_dir() / "last.json", {"name": safe_name(name)})
+
+
+def last_project() -> str | None:
+    """The project used most recently, if any."""
+    last = read_json(projects_dir() / "last.json") or {}
+    name = last.get("name")
+    return name if name and (projects_dir() / name).is_dir() else None
+
+
+def list_projects() -> list[str]:
+    return sorted(p.name for p in projects_dir().iterdir() if p.is_dir())
+
+
+def store_upload(project: str, filename: str, content: bytes) -> Path:
+    """Save an uploaded file under the project's uploads folder, with a safe name; returns its path."""
+    folder = project_dir(project) / "uploads"
+    folder.mkdir(exist_ok=True)
+    name = safe_name(Path(filename).name, fallback="upload.csv")
+    target = folder / name
+    tmp = target.with_name(f".{name}.part")
+    tmp.write_bytes(content)
+    os.replace(tmp, target)
+    return target

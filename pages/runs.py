@@ -1,0 +1,58 @@
+"""Every run on disk: status and metrics, compare curves, open one, delete with confirmation."""
+
+import datetime as dt
+
+import pandas as pd
+import streamlit as st
+
+from core.errors import FineTuneError
+from core.rundir import read_json
+from core.workspace import delete_run, list_runs, run_by_name
+from ui import charts, state
+
+st.title("All runs")
+runs = list_runs()
+if not runs:
+    st.info("No runs yet. They appear here once you start training.", icon=":material/info:")
+    st.stop()
+
+table = pd.DataFrame(runs)
+table["started"] = table["started"].map(lambda t: dt.datetime.fromtimestamp(float(t)).strftime("%Y-%m-%d %H:%M"))
+st.dataframe(table[["name", "state", "started", "model", "strategy", "accuracy", "f1_macro"]], hide_index=True,
+             column_config={"accuracy": st.column_config.NumberColumn(format="%.4f"),
+                            "f1_macro": st.column_config.NumberColumn(format="%.4f")})
+
+names = table["name"].tolist()
+st.subheader("Compare")
+picked = st.multiselect("Runs to compare", names, default=names[: min(2, len(names))])
+if picked:
+    curves = {name: run_by_name(name).read_metrics() for name in picked}
+    c1, c2 = st.columns(2)
+    c1.plotly_chart(charts.compare_runs(curves, "eval_accuracy"), key="cmp_acc")
+    c2.plotly_chart(charts.compare_runs(curves, "eval_loss"), key="cmp_loss")
+    rows = []
+    for name in picked:
+        run = run_by_name(name)
+        recipe, metrics = read_json(run.recipe) or {}, read_json(run.metrics) or {}
+        rows.append({"run": name, **{k: recipe.get(k) for k in ("model", "strategy", "learning_rate", "epochs",
+                                                                  "batch_size")},
+                     "test accuracy": metrics.get("accuracy"), "test macro F1": metrics.get("f1_macro"),
+                     "wall time (s)": metrics.get("wall_time_s")})
+    st.dataframe(pd.DataFrame(rows), hide_index=True)
+
+st.subheader("Open or delete")
+chosen = st.selectbox("Run", names)
+o1, o2 = st.columns(2)
+if o1.button("Open in Train / Evaluate / Download", icon=":material/open_in_new:"):
+    state.update(active_run=chosen)
+    st.success(f"`{chosen}` is now the active run.")
+confirm = o2.checkbox(f"Yes, delete {chosen} and its model for good")
+if o2.button("Delete run", icon=":material/delete:", disabled=not confirm):
+    try:
+        delete_run(run_by_name(chosen))
+    except FineTuneError as exc:
+        st.error(f"**{exc.kind}:** {exc}")
+    else:
+        if state.wizard().get("active_run") == chosen:
+            state.update(active_run=None)
+        st.rerun()

@@ -1,0 +1,50 @@
+"""Step 6: start training as a background process and watch it live; stop and resume it."""
+
+import shlex
+
+import streamlit as st
+
+from core.config import TrainConfig
+from core.errors import FineTuneError
+from core.launcher import flags_command, start_run, train_command
+from core.rundir import ACTIVE_STATES
+from core.workspace import new_run_dir
+from ui import state, steps
+from ui.live import render_run
+
+st.title("Train")
+if not steps.require("train"):
+    st.stop()
+wiz = state.wizard()
+run = steps.active_run()
+status = run.read_status() if run else {}
+active = status.get("state") in ACTIVE_STATES
+
+left, right = st.columns([1, 3])
+if left.button("Start training", type="primary", disabled=active, icon=":material/play_arrow:"):
+    try:
+        cfg = state.config()
+        cfg.validate()
+    except FineTuneError as exc:
+        st.error(f"**{exc.kind}:** {exc}")
+        st.stop()
+    run = new_run_dir(wiz["project"])
+    start_run(cfg, run)
+    state.update(active_run=run.name)
+    st.rerun()
+right.caption(f"Preset **{wiz['preset']}**, model **{wiz['config']['model']}**, strategy "
+              f"**{wiz['config']['strategy']}**, {wiz['config']['epochs']:g} epoch(s). Training runs in the "
+              "background: you can close this tab or reload; it keeps going and this page picks it up again.")
+
+if run is None:
+    st.info("No run yet. Press **Start training**.", icon=":material/info:")
+    st.stop()
+
+with st.expander("The same run from the command line"):
+    st.caption("What this page launched:")
+    st.code(shlex.join(["python", *train_command(run)[1:]]), language="bash")
+    st.caption("Or with flags (settings that differ from the defaults):")
+    recipe = TrainConfig.load(run.request) if run.request.exists() else state.config()
+    st.code(flags_command(recipe, str(run.path)), language="bash")
+
+render_run(run)

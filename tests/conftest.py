@@ -1,0 +1,53 @@
+"""Shared fixtures: a tiny randomly initialised BERT in a temp dir, small labelled tables, offline Hub."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never touch the network
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
+
+POSITIVE = ["a great and moving film", "wonderful acting and a fine story", "i loved every minute of it",
+            "brilliant , funny and warm", "a delight from start to end", "superb direction and great music"]
+NEGATIVE = ["a dull and boring mess", "terrible acting and a weak plot", "i hated every minute of it",
+            "tedious , flat and lifeless", "a waste of time and money", "awful direction and bad music"]
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """A 2-layer, 32-wide BERT with the bundled model's tokenizer, saved in Hugging Face format."""
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    from core.catalogue import find_entry, package_folder
+
+    folder = tmp_path_factory.mktemp("tiny-bert")
+    tokenizer = AutoTokenizer.from_pretrained(package_folder(find_entry("all-minilm-l6-v2").location))
+    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=128)
+    BertModel(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def make_sentiment_frame(copies: int = 10) -> pd.DataFrame:
+    """A small, separable two-class table with distinct rows (word order varied per copy)."""
+    rows = []
+    for i in range(copies):
+        for text in POSITIVE:
+            rows.append({"text": f"{text} {'truly ' * (i % 4)}number {i}", "label": "positive"})
+        for text in NEGATIVE:
+            rows.append({"text": f"{text} {'really ' * (i % 4)}number {i}", "label": "negative"})
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture
+def sentiment_csv(tmp_path) -> Path:
+    path = tmp_path / "reviews.csv"
+    make_sentiment_frame().to_csv(path, index=False)
+    return path

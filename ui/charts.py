@@ -1,0 +1,81 @@
+"""Plotly figures for the wizard, built from the plain data that `core` returns."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+
+TEMPLATE = "plotly_white"
+
+
+def _style(fig: go.Figure, height: int = 320) -> go.Figure:
+    fig.update_layout(template=TEMPLATE, height=height, margin={"l": 10, "r": 10, "t": 40, "b": 10},
+                      legend={"orientation": "h", "y": -0.2})
+    return fig
+
+
+def class_balance(counts: dict[str, int]) -> go.Figure:
+    """Bar chart of examples per class, largest first."""
+    frame = pd.DataFrame({"label": list(map(str, counts)), "examples": list(counts.values())})
+    frame = frame.sort_values("examples", ascending=False)
+    return _style(px.bar(frame, x="label", y="examples", title="Examples per class (training split)"))
+
+
+def token_histogram(lengths: list[int], max_length: int) -> go.Figure:
+    """Histogram of token lengths with the max-length cut-off marked."""
+    fig = px.histogram(x=lengths, nbins=50, title="Text length in tokens", labels={"x": "tokens"})
+    fig.add_vline(x=max_length, line_dash="dash", line_color="#DC2626",
+                  annotation_text=f"max length {max_length}")
+    return _style(fig)
+
+
+def training_curves(records: list[dict], metric: str = "loss") -> go.Figure:
+    """Training and validation curves of one metric over steps."""
+    frame = pd.DataFrame(records)
+    fig = go.Figure()
+    if frame.empty:
+        return _style(fig.update_layout(title="Waiting for the first measurements…"))
+    train_key, eval_key = metric, f"eval_{metric}"
+    for key, name in ((train_key, "training"), (eval_key, "validation")):
+        if key in frame:
+            rows = frame.dropna(subset=[key])
+            fig.add_trace(go.Scatter(x=rows["step"], y=rows[key], mode="lines+markers", name=name))
+    fig.update_layout(title=metric.replace("_", " ").capitalize(), xaxis_title="step")
+    return _style(fig)
+
+
+def compare_runs(curves: dict[str, list[dict]], key: str) -> go.Figure:
+    """One line per run for a metric key (e.g. eval_accuracy), over epochs."""
+    fig = go.Figure()
+    for name, records in curves.items():
+        frame = pd.DataFrame(records)
+        if key in frame:
+            rows = frame.dropna(subset=[key])
+            fig.add_trace(go.Scatter(x=rows["epoch"], y=rows[key], mode="lines+markers", name=name))
+    fig.update_layout(title=key.replace("eval_", "validation ").replace("_", " "), xaxis_title="epoch")
+    return _style(fig, 360)
+
+
+def confusion(matrix: list[list[int]], labels: list[str]) -> go.Figure:
+    """Interactive confusion matrix (rows: true class, columns: predicted)."""
+    fig = px.imshow(matrix, x=labels, y=labels, text_auto=True, color_continuous_scale="Blues",
+                    labels={"x": "predicted", "y": "true", "color": "rows"}, aspect="auto")
+    fig.update_layout(title="Confusion matrix (test split)")
+    return _style(fig, max(360, 28 * len(labels)))
+
+
+def metric_bars(rows: list[dict]) -> go.Figure:
+    """Accuracy and macro-F1 of the model next to the baselines."""
+    frame = pd.DataFrame(rows).melt(id_vars="model", value_vars=["accuracy", "f1_macro"], var_name="metric")
+    fig = px.bar(frame, x="model", y="value", color="metric", barmode="group", text_auto=".3f",
+                 title="Your model against simple baselines (test split)")
+    return _style(fig.update_yaxes(range=[0, 1]))
+
+
+def probabilities(scores: dict[str, float]) -> go.Figure:
+    """Horizontal bars of class probabilities for one input."""
+    frame = pd.DataFrame({"label": list(scores), "probability": list(scores.values())})
+    frame = frame.sort_values("probability").tail(10)
+    fig = px.bar(frame, x="probability", y="label", orientation="h", text_auto=".2f")
+    return _style(fig.update_xaxes(range=[0, 1]), 60 + 30 * len(frame))

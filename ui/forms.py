@@ -1,0 +1,54 @@
+"""Widgets generated from the recipe schema, so every option has its help text and one mapping to config."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from core.config import describe_options
+from ui import state
+
+OPTIONS = {o["name"]: o for o in describe_options()}
+LABELS = {"learning_rate": "Learning rate", "epochs": "Epochs", "batch_size": "Batch size",
+          "max_length": "Max length (tokens)", "strategy": "Fine-tuning strategy", "optimizer": "Optimizer"}
+
+
+def label_of(name: str) -> str:
+    return LABELS.get(name, name.replace("_", " ").capitalize())
+
+
+def option_checkbox(name: str) -> None:
+    """A checkbox bound to a boolean recipe option."""
+    current = bool(state.wizard()["config"][name])
+    value = st.checkbox(label_of(name), value=current, help=OPTIONS[name]["help"], key=f"opt_{name}")
+    if value != current:
+        state.update_config(**{name: value})
+
+
+def option_widget(name: str, disabled: bool = False) -> None:
+    """The right input for one recipe option (select, number or checkbox), saved on change."""
+    option = OPTIONS[name]
+    current = state.wizard()["config"][name]
+    kind = option["type"].replace(" | None", "")
+    common: dict[str, Any] = {"help": option["help"], "key": f"opt_{name}", "disabled": disabled}
+    if kind == "bool":
+        return option_checkbox(name)
+    if "choices" in option:
+        choices = list(option["choices"])
+        value = st.selectbox(label_of(name), choices, index=choices.index(current), **common)
+    elif kind == "int":
+        value = st.number_input(label_of(name), value=current, step=1, min_value=0 if current is None else None,
+                                **common)
+        value = None if value is None else int(value)
+    elif kind == "float":
+        value = st.number_input(label_of(name), value=current, format="%g", step=_step(current), **common)
+    else:
+        value = st.text_input(label_of(name), value=current or "", **common) or None
+    if value != current:
+        state.update_config(**{name: value})
+
+
+def _step(value: float | None) -> float:
+    # A tenth of the current value: fine enough for learning rates, coarse enough for ratios.
+    return float(value) / 10 if value and 0 < value < 1 else (1.0 if value else 0.01)

@@ -1,0 +1,80 @@
+"""The live view of one run: status, progress with ETA, curves and log, redrawn while the run is active."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.launcher import start_run
+from core.rundir import ACTIVE_STATES, RunDir
+from ui import charts
+
+BADGES = {"queued": ("Starting", "blue"), "running": ("Running", "blue"), "stopping": ("Stopping", "orange"),
+          "completed": ("Completed", "green"), "stopped": ("Stopped", "orange"), "failed": ("Failed", "red"),
+          "crashed": ("Crashed", "red")}
+POLL_S = 2
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
+
+
+def _controls(run: RunDir, state: str) -> None:
+    if state in {"running", "queued"}:
+        if st.button("Stop", icon=":material/stop:", help="Stops after the current step and keeps the best model."):
+            run.request_stop()
+            st.toast("Stop requested; the best model so far will be evaluated and saved.")
+    elif state in {"stopped", "crashed", "failed"} and run.last_checkpoint() is not None:
+        if st.button("Resume", icon=":material/replay:", help="Continues from the last checkpoint."):
+            start_run(None, run, resume=True)
+            st.rerun(scope="app")
+
+
+def _progress(status: dict) -> None:
+    progress = status.get("progress") or {}
+    step, total = progress.get("step", 0), progress.get("max_steps") or 0
+    fraction = min(step / total, 1.0) if total else 0.0
+    if status.get("state") == "completed":
+        fraction = 1.0
+    text = f"Step {step} of {total or '?'} · epoch {progress.get('epoch', 0):.2f} · ETA {_duration(progress.get('eta_s'))}"
+    st.progress(fraction, text=text if status.get("state") in ACTIVE_STATES else f"Step {step} of {total or '?'}")
+    cols = st.columns(3)
+    cols[0].metric("Elapsed", _duration(progress.get("elapsed_s")))
+    cols[1].metric("Speed", f"{progress.get('examples_per_s') or 0:.1f} rows/s")
+    cols[2].metric("Phase", status.get("phase", "—"))
+
+
+def _body(run: RunDir) -> str:
+    status = run.read_status()
+    state = status.get("state", "queued")
+    label, colour = BADGES.get(state, (state.capitalize(), "gray"))
+    st.markdown(f"### Status: :{colour}-badge[{label}]")
+    if status.get("message"):
+        (st.error if state in {"failed", "crashed"} else st.info)(status["message"])
+    _controls(run, state)
+    _progress(status)
+    records = run.read_metrics()
+    c1, c2, c3 = st.columns(3)
+    c1.plotly_chart(charts.training_curves(records, "loss"), key="loss")
+    c2.plotly_chart(charts.training_curves(records, "accuracy"), key="acc")
+    c3.plotly_chart(charts.training_curves(records, "learning_rate"), key="lr")
+    with st.expander("Log", expanded=state in {"failed", "crashed"}):
+        st.code(run.tail_log(40) or "(no output yet)", language="text")
+    if state == "completed":
+        st.page_link("pages/evaluate.py", label="See the evaluation", icon=":material/arrow_forward:")
+    return state
+
+
+def render_run(run: RunDir) -> None:
+    """Draw the run; while it is active, redraw every two seconds from the files on disk."""
+    active = run.read_status().get("state") in ACTIVE_STATES
+
+    @st.fragment(run_every=POLL_S if active else None)
+    def live() -> None:
+        state = _body(run)
+        if active and state not in ACTIVE_STATES:
+            st.rerun(scope="app")  # stop polling and refresh the sidebar
+
+    live()
