@@ -70,7 +70,7 @@ def normalize_labels(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str], str]
     keys = labels.str.casefold()
     canonical = labels.groupby(keys).agg(lambda s: s.value_counts().index[0])
     merged = keys.map(canonical)
-    variants = sorted({f"{a} → {b}" for a, b in zip(frame["label"].astype(str), merged) if a != b})
+    variants = sorted({f"{a} → {b}" for a, b in zip(frame["label"].astype(str), merged, strict=True) if a != b})
     return frame.assign(label=merged), variants[:10], ""
 
 

@@ -110,6 +110,7 @@ def configure_logging(verbose: bool) -> None:
         from transformers.utils import logging as hf_logging
 
         hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
         disable_progress_bars()
         disable_datasets_bars()
         for noisy in ("httpx", "urllib3", "huggingface_hub"):

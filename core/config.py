@@ -106,6 +106,10 @@ class TrainConfig:
         _check(0 <= self.warmup_ratio < 1, "Warm-up ratio must be in [0, 1).", "Try 0.1.")
         _check(self.dropout is None or 0 <= self.dropout < 1, "Dropout must be in [0, 1).", "Try 0.1.")
         _check(0 <= self.label_smoothing < 1, "Label smoothing must be in [0, 1).", "Try 0.1.")
+        from core.augmentation import AUGMENTERS, check_names
+
+        unknown = check_names(self.augment)
+        _check(not unknown, f"Unknown augmentation(s): {', '.join(unknown)}.", f"Use {', '.join(AUGMENTERS)}.")
         _check(self.augment_copies >= 0, "Augmented copies cannot be negative.", "Use 0 to turn it off.")
         _check(self.evaluations_per_epoch >= 1, "Evaluate at least once per epoch.", "Set it to 1 or more.")
         _check(self.trainable_layers >= 1 and self.lora_r >= 1, "Layer count and LoRA rank must be at least 1.",

@@ -54,7 +54,7 @@ def load_classifier(cfg: TrainConfig, labels: list[str]) -> PreTrainedModel:
     """A sequence-classification model with a new head for `labels`, dropout set as the recipe asks."""
     location, source = resolve_model(cfg.model)
     config = _from_pretrained(AutoConfig, location, source, num_labels=len(labels),
-                              id2label=dict(enumerate(labels)), label2id={l: i for i, l in enumerate(labels)})
+                              id2label=dict(enumerate(labels)), label2id={name: i for i, name in enumerate(labels)})
     if cfg.dropout is not None:
         for key in DROPOUT_KEYS:
             if getattr(config, key, None) is not None:

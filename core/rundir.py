@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -119,8 +120,17 @@ class RunDir:
             handle.seek(0, os.SEEK_END)
             handle.seek(max(0, handle.tell() - 64_000))
             text = handle.read().decode("utf-8", errors="replace")
-        cleaned = [line.split("\r")[-1] for line in text.splitlines()]
+        cleaned = [line.rstrip("\r").rsplit("\r", 1)[-1] for line in text.rstrip("\n").split("\n")]
         return "\n".join(cleaned[-lines:])
+
+    def clear_outputs(self) -> None:
+        """Remove a previous run's results (kept: the launcher's request, pid and log)."""
+        for file in (self.status_file, self.metrics_log, self.data_report, self.report, self.metrics, self.archive,
+                     self.path / "predictions.csv"):
+            file.unlink(missing_ok=True)
+        for folder in (self.checkpoints, self.model):
+            if folder.exists():
+                shutil.rmtree(folder)
 
     def last_checkpoint(self) -> Path | None:
         """The newest checkpoint folder, if any."""

@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 import os
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
 from transformers import PrinterCallback, set_seed
 
-from core import augmentation
+from core import augmentation, feature_cache
 from core.config import TrainConfig
 from core.errors import ConfigError, FineTuneError, ResourceError
 from core.evaluation import baseline_metrics, build_report
@@ -18,7 +19,7 @@ from core.export import export_model
 from core.modeling import count_parameters, load_classifier, load_tokenizer, pick_device
 from core.preparation import prepare_data
 from core.rundir import RunDir, write_json_atomic
-from core.training import build_trainer, tokenize_frame
+from core.training import build_trainer, predict_logits, tokenize_frame
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +60,8 @@ def train_run(cfg: TrainConfig, output: str | Path, resume: bool = False, overwr
     cfg.validate()
     cfg = cfg.resolved()
     check_output(run, resume, overwrite)
+    if overwrite and not resume:
+        run.clear_outputs()
     run.create()
     run.stop_file.unlink(missing_ok=True)
     cfg.save(run.recipe)
@@ -88,8 +91,7 @@ def train_run(cfg: TrainConfig, output: str | Path, resume: bool = False, overwr
         raise
 
 
-def _train(cfg: TrainConfig, run: RunDir, resume: bool) -> dict:
-    started = time.time()
+def _prepare(cfg: TrainConfig, run: RunDir):
     data = prepare_data(cfg)
     for warning in data.warnings:
         logger.warning(warning)
@@ -97,6 +99,27 @@ def _train(cfg: TrainConfig, run: RunDir, resume: bool) -> dict:
                                                       cfg.seed)
     data.report["rows"]["train_augmented"] = len(data.frames["train"])
     write_json_atomic(run.data_report, data.report)
+    return data
+
+
+@contextmanager
+def training_view(cfg: TrainConfig, model, sets: dict, tokenizer, device: str, run: RunDir):
+    """The model and datasets to train on: cached first-token features for a frozen backbone, else as is."""
+    if cfg.strategy != "frozen" or not feature_cache.supports_cache(model):
+        yield model, sets, False
+        return
+    run.write_status("running", phase="computing features once (frozen backbone)")
+    backbone = getattr(model, model.base_model_prefix)
+    views = {name: feature_cache.to_feature_dataset(
+                 feature_cache.extract_features(backbone, ds, tokenizer, device), ds["labels"])
+             for name, ds in sets.items()}
+    with feature_cache.cached_backbone(model):
+        yield model, views, True
+
+
+def _train(cfg: TrainConfig, run: RunDir, resume: bool) -> dict:
+    started = time.time()
+    data = _prepare(cfg, run)
     set_seed(cfg.seed)
     device = pick_device(cfg.device)
     run.write_status("running", phase="loading model", device=device)
@@ -107,14 +130,19 @@ def _train(cfg: TrainConfig, run: RunDir, resume: bool) -> dict:
                 cfg.strategy, device)
     run.write_status("running", phase="tokenising", parameters={"trainable": trainable, "total": total})
     sets = {name: tokenize_frame(frame, tokenizer, data.labels, cfg.max_length) for name, frame in data.frames.items()}
-    trainer = build_trainer(cfg, model, tokenizer, sets["train"], sets["validation"], run, device)
-    trainer.remove_callback(PrinterCallback)  # our RunDirCallback logs every record already
-    checkpoint = run.last_checkpoint() if resume else None
-    trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    with training_view(cfg, model, sets, tokenizer, device, run) as (train_model, views, cached):
+        trainer = build_trainer(cfg, train_model, tokenizer, views["train"], views["validation"], run, device,
+                                cached=cached)
+        trainer.remove_callback(PrinterCallback)  # our RunDirCallback logs every record already
+        checkpoint = run.last_checkpoint() if resume else None
+        trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+        run.write_status("running", phase="evaluating on the test split")
+        logits = predict_logits(trainer, views["test"])
+    return _finish(cfg, run, data, trainer, tokenizer, logits, started)
+
+
+def _finish(cfg: TrainConfig, run: RunDir, data, trainer, tokenizer, logits, started: float) -> dict:
     stopped = run.stop_requested()
-    run.write_status("running", phase="evaluating on the test split")
-    logits = trainer.predict(sets["test"]).predictions
-    logits = logits[0] if isinstance(logits, tuple) else logits
     baselines = baseline_metrics(data.frames["train"], data.frames["test"], data.labels, cfg.seed)
     report, predictions = build_report(data.frames["test"], logits, data.labels, baselines)
     metrics = {**report["metrics"], "test_rows": report["test_rows"], "wall_time_s": round(time.time() - started, 1),

@@ -107,7 +107,8 @@ def _read_json(text: str, name: str, suffix: str) -> pd.DataFrame:
                             "Fix the file or export it again.") from None
         return _records_to_frame(data, name)
     rows = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    # split on "\n" only: U+2028 and friends are legal inside JSON strings, and splitlines() breaks on them
+    for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:
@@ -119,12 +120,14 @@ def _read_json(text: str, name: str, suffix: str) -> pd.DataFrame:
 
 
 def _records_to_frame(data: object, name: str) -> pd.DataFrame:
+    if isinstance(data, dict) and len(data) == 1:
+        inner = next(iter(data.values()))
+        if isinstance(inner, list) and inner and all(isinstance(r, dict) for r in inner):
+            data = inner  # {"data": [...]} wrappers
     if isinstance(data, dict) and data and all(isinstance(v, list) for v in data.values()):
         lengths = {len(v) for v in data.values()}
         if len(lengths) == 1:
             return pd.DataFrame(data)
-    if isinstance(data, dict) and len(data) == 1 and isinstance(next(iter(data.values())), list):
-        data = next(iter(data.values()))  # {"data": [...]} wrappers
     if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
         raise DataError(f"{name} is not a list of records.",
                         'Use [{"text": ..., "label": ...}, ...] or one JSON object per line.')
@@ -135,7 +138,8 @@ def _read_binary(reader, raw: bytes, name: str, kind: str) -> pd.DataFrame:
     try:
         return reader(io.BytesIO(raw))
     except ImportError as exc:
-        raise DataError(f"Reading {kind} files needs an extra package ({exc}).", "Install the project requirements.")
+        raise DataError(f"Reading {kind} files needs an extra package ({exc}).",
+                        "Install the project requirements.") from None
     except Exception as exc:  # noqa: BLE001 - pyarrow/openpyxl raise many unrelated types for bad files
         raise DataError(f"{name} is not a readable {kind} file ({_short(exc)}).",
                         f"Open it in the program that made it and save it again as {kind} or CSV.") from None

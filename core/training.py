@@ -5,10 +5,18 @@ from __future__ import annotations
 import math
 import sys
 
+import numpy as np
 import pandas as pd
 import torch
 from datasets import Dataset
-from transformers import DataCollatorWithPadding, EarlyStoppingCallback, Trainer, TrainingArguments
+from torch.utils.data import SequentialSampler
+from transformers import (
+    DataCollatorWithPadding,
+    EarlyStoppingCallback,
+    Trainer,
+    TrainingArguments,
+    default_data_collator,
+)
 
 from core.callbacks import FinalEvaluationCallback, RunDirCallback
 from core.config import TrainConfig
@@ -36,7 +44,8 @@ def steps_per_epoch(rows: int, cfg: TrainConfig) -> int:
     return max(1, math.ceil(rows / (cfg.batch_size * cfg.gradient_accumulation)))
 
 
-def build_training_args(cfg: TrainConfig, run: RunDir, train_rows: int, device: str) -> TrainingArguments:
+def build_training_args(cfg: TrainConfig, run: RunDir, train_rows: int, device: str,
+                        cached: bool = False) -> TrainingArguments:
     """TrainingArguments that evaluate and checkpoint in step, keep the best model, and log often."""
     per_epoch = steps_per_epoch(train_rows, cfg)
     eval_every = max(1, per_epoch // cfg.evaluations_per_epoch)
@@ -64,7 +73,7 @@ def build_training_args(cfg: TrainConfig, run: RunDir, train_rows: int, device: 
         logging_strategy="steps",
         logging_steps=max(1, min(eval_every, per_epoch // 20)),
         # Sorting into batches of similar length removes most padding: the largest CPU speed-up available.
-        train_sampling_strategy="group_by_length",
+        train_sampling_strategy="random" if cached else "group_by_length",
         seed=cfg.seed,
         use_cpu=device == "cpu",
         bf16=use_bf16(device),
@@ -75,15 +84,48 @@ def build_training_args(cfg: TrainConfig, run: RunDir, train_rows: int, device: 
     )
 
 
+class OrderedEvalTrainer(Trainer):
+    """A Trainer whose evaluation and prediction keep the dataset's row order.
+
+    transformers 5 applies the training's length-grouped sampler to evaluation too, which returns
+    predictions shuffled; callers sort by length themselves (see `predict_logits`) to keep batches tight.
+    """
+
+    def _get_eval_sampler(self, eval_dataset):
+        return SequentialSampler(eval_dataset) if eval_dataset is not None else None
+
+
+def sort_by_length(dataset: Dataset) -> tuple[Dataset, np.ndarray]:
+    """The dataset sorted by token length (stable) and the permutation used."""
+    if "length" not in dataset.column_names:
+        return dataset, np.arange(len(dataset))
+    order = np.argsort(np.asarray(dataset["length"]), kind="stable")
+    return dataset.select(order.tolist()), order
+
+
+def predict_logits(trainer: Trainer, dataset: Dataset) -> np.ndarray:
+    """Model outputs for every row, in the dataset's own order, computed in length-sorted batches."""
+    ordered, order = sort_by_length(dataset)
+    outputs = trainer.predict(ordered).predictions
+    outputs = outputs[0] if isinstance(outputs, tuple) else outputs
+    logits = np.empty_like(outputs)
+    logits[order] = outputs
+    return logits
+
+
 def build_trainer(cfg: TrainConfig, model, tokenizer, train: Dataset, validation: Dataset, run: RunDir,
-                  device: str) -> Trainer:
-    """A Trainer wired to the run directory, with early stopping and the recipe's optimizer."""
-    args = build_training_args(cfg, run, len(train), device)
+                  device: str, cached: bool = False) -> Trainer:
+    """A Trainer wired to the run directory, with early stopping and the recipe's optimizer.
+
+    With `cached`, the datasets hold precomputed features (see core.feature_cache) instead of tokens.
+    """
+    args = build_training_args(cfg, run, len(train), device, cached)
     callbacks = [RunDirCallback(run, cfg.batch_size * cfg.gradient_accumulation), FinalEvaluationCallback()]
     if cfg.early_stopping_patience > 0:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=cfg.early_stopping_patience))
     optimizer = (torch.optim.Adam, {"lr": cfg.learning_rate}) if cfg.optimizer == "adam" else None
-    return Trainer(model=model, args=args, train_dataset=train, eval_dataset=validation,
-                   data_collator=DataCollatorWithPadding(tokenizer), processing_class=tokenizer,
+    return OrderedEvalTrainer(model=model, args=args, train_dataset=train, eval_dataset=sort_by_length(validation)[0],
+                   data_collator=default_data_collator if cached else DataCollatorWithPadding(tokenizer),
+                   processing_class=tokenizer,
                    compute_metrics=compute_trainer_metrics, callbacks=callbacks,
                    optimizer_cls_and_kwargs=optimizer)

@@ -21,7 +21,7 @@ def label_of(name: str) -> str:
 def option_checkbox(name: str) -> None:
     """A checkbox bound to a boolean recipe option."""
     current = bool(state.wizard()["config"][name])
-    value = st.checkbox(label_of(name), value=current, help=OPTIONS[name]["help"], key=f"opt_{name}")
+    value = st.checkbox(label_of(name), value=current, help=OPTIONS[name]["help"], key=state.option_key(name))
     if value != current:
         state.update_config(**{name: value})
 
@@ -31,7 +31,7 @@ def option_widget(name: str, disabled: bool = False) -> None:
     option = OPTIONS[name]
     current = state.wizard()["config"][name]
     kind = option["type"].replace(" | None", "")
-    common: dict[str, Any] = {"help": option["help"], "key": f"opt_{name}", "disabled": disabled}
+    common: dict[str, Any] = {"help": option["help"], "key": state.option_key(name), "disabled": disabled}
     if kind == "bool":
         return option_checkbox(name)
     if "choices" in option:
@@ -42,6 +42,8 @@ def option_widget(name: str, disabled: bool = False) -> None:
                                 **common)
         value = None if value is None else int(value)
     elif kind == "float":
+        # Presets and older wizard files store whole numbers (epochs: 1); Streamlit refuses int value + float step.
+        current = None if current is None else float(current)
         value = st.number_input(label_of(name), value=current, format="%g", step=_step(current), **common)
     else:
         value = st.text_input(label_of(name), value=current or "", **common) or None

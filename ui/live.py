@@ -38,7 +38,8 @@ def _progress(status: dict) -> None:
     fraction = min(step / total, 1.0) if total else 0.0
     if status.get("state") == "completed":
         fraction = 1.0
-    text = f"Step {step} of {total or '?'} · epoch {progress.get('epoch', 0):.2f} · ETA {_duration(progress.get('eta_s'))}"
+    eta = _duration(progress.get("eta_s"))
+    text = f"Step {step} of {total or '?'} · epoch {progress.get('epoch', 0):.2f} · ETA {eta}"
     st.progress(fraction, text=text if status.get("state") in ACTIVE_STATES else f"Step {step} of {total or '?'}")
     cols = st.columns(3)
     cols[0].metric("Elapsed", _duration(progress.get("elapsed_s")))
@@ -63,7 +64,7 @@ def _body(run: RunDir) -> str:
     with st.expander("Log", expanded=state in {"failed", "crashed"}):
         st.code(run.tail_log(40) or "(no output yet)", language="text")
     if state == "completed":
-        st.page_link("pages/evaluate.py", label="See the evaluation", icon=":material/arrow_forward:")
+        st.page_link("views/evaluate.py", label="See the evaluation", icon=":material/arrow_forward:")
     return state
 
 

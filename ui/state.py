@@ -44,9 +44,17 @@ def update(**changes: Any) -> None:
     save()
 
 
+def option_key(name: str) -> str:
+    """The widget key of recipe option `name` (see ui/forms.py)."""
+    return f"opt_{name}"
+
+
 def update_config(**changes: Any) -> None:
-    """Change recipe fields and persist them."""
+    """Change recipe fields and persist them; the options' widgets then show the new values."""
     wizard()["config"].update(changes)
+    for name in changes:
+        # A keyed widget keeps its own value across reruns and would write the old one back (e.g. over a preset).
+        st.session_state.pop(option_key(name), None)
     save()
 
 

@@ -41,4 +41,4 @@ else:
     st.info(task["explanation"], icon=":material/lightbulb:")
     st.caption("Your data should look like this — one row per example:")
     st.dataframe(pd.DataFrame(task["example"]), hide_index=True, width="content")
-    st.page_link("pages/data.py", label="Next: upload your data", icon=":material/arrow_forward:")
+    st.page_link("views/data.py", label="Next: upload your data", icon=":material/arrow_forward:")

@@ -29,7 +29,8 @@ if source == "Catalogue":
     names = {e.id: e.name + ("" if e.available_offline else " (needs internet)") for e in entries}
     choice = st.selectbox("Model", ids, index=ids.index(current) if current in ids else 0, format_func=names.get)
 else:
-    label = "Model folder (Hugging Face format)" if source == "Local folder" else "Hub id, e.g. distilbert/distilbert-base-uncased"
+    label = ("Model folder (Hugging Face format)" if source == "Local folder"
+             else "Hub id, e.g. distilbert/distilbert-base-uncased")
     choice = st.text_input(label, value="" if current in ids else current).strip()
 
 if choice:
@@ -45,4 +46,4 @@ if choice:
                     "internet. If you are offline, pick the bundled MiniLM.", icon=":material/cloud_download:")
         else:
             st.success(f"Ready: **{choice}** ({kind}, works offline).", icon=":material/check_circle:")
-st.page_link("pages/hyperparameters.py", label="Next: training settings", icon=":material/arrow_forward:")
+st.page_link("views/hyperparameters.py", label="Next: training settings", icon=":material/arrow_forward:")

@@ -59,4 +59,4 @@ seconds = estimate_seconds(parameters, train_rows, rows["validation"], rows["tes
                            evaluations, cfg["strategy"])
 st.metric("Estimated duration on this machine", f"{seconds / 60:.0f} min" if seconds > 90 else f"{seconds:.0f} s",
           help="From this machine's measured speed and the model's size; early stopping can make it shorter.")
-st.page_link("pages/train.py", label="Next: train", icon=":material/arrow_forward:")
+st.page_link("views/train.py", label="Next: train", icon=":material/arrow_forward:")

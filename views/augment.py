@@ -42,4 +42,4 @@ else:
     seed = st.number_input("Preview seed", 0, 10_000, 0, help="Change it to see other rows and other variants.")
     preview = preview_augmentations(prepared.frames["train"], chosen, rows=5, seed=int(seed))
     st.dataframe(preview, hide_index=True)
-st.page_link("pages/model.py", label="Next: choose a model", icon=":material/arrow_forward:")
+st.page_link("views/model.py", label="Next: choose a model", icon=":material/arrow_forward:")

@@ -44,8 +44,8 @@ else:
     f1, f2 = st.columns(2)
     true_filter = f1.multiselect("True label", report["labels"])
     pred_filter = f2.multiselect("Predicted label", report["labels"])
-    shown = errors[(errors["label"].isin(true_filter) if true_filter else True)
-                   & (errors["predicted"].isin(pred_filter) if pred_filter else True)]
+    shown = errors[errors["label"].isin(true_filter or report["labels"])
+                   & errors["predicted"].isin(pred_filter or report["labels"])]
     st.caption("Most confident mistakes first: these are often label errors in the data, worth a look.")
     st.dataframe(shown, hide_index=True, height=300,
                  column_config={"confidence": st.column_config.ProgressColumn(min_value=0, max_value=1)})
@@ -61,4 +61,4 @@ if st.button("Classify", disabled=not text.strip()):
         best = next(iter(scores))
         st.markdown(f"Prediction: **{best}** ({scores[best]:.1%})")
         st.plotly_chart(charts.probabilities(scores))
-st.page_link("pages/export.py", label="Next: download the model", icon=":material/arrow_forward:")
+st.page_link("views/export.py", label="Next: download the model", icon=":material/arrow_forward:")

@@ -72,7 +72,8 @@ with st.expander("Held-out data and split"):
 
 st.subheader("Cleaning")
 cols = st.columns(4)
-for column, name in zip(cols, ["drop_empty", "normalize_whitespace", "drop_duplicates", "normalize_labels"]):
+CLEANING = ["drop_empty", "normalize_whitespace", "drop_duplicates", "normalize_labels"]
+for column, name in zip(cols, CLEANING, strict=True):
     with column:
         option_checkbox(name)
 
@@ -110,4 +111,4 @@ else:
     share = truncated_share(lengths, cfg["max_length"])
     chart_right.caption(f"{share:.1%} of texts are longer than the max length ({cfg['max_length']} tokens) "
                         "and would be cut. Change it under Settings.")
-st.page_link("pages/augment.py", label="Next: augmentation", icon=":material/arrow_forward:")
+st.page_link("views/augment.py", label="Next: augmentation", icon=":material/arrow_forward:")

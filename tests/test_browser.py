@@ -1,0 +1,199 @@
+"""The whole wizard in Chromium: upload, settings, train with a reload mid-run, evaluate, download and use the model."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.browser_helpers import (
+    VIEWPORT,
+    StreamlitServer,
+    choose,
+    find_chromium,
+    metric_value,
+    open_step,
+    settle,
+    snap,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+SST2 = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "sst2"
+TRAIN_TIMEOUT_MS = 300_000
+
+
+@pytest.fixture
+def chromium() -> str:
+    path = find_chromium()
+    if path is None:
+        reason = "Chromium is not installed (apt-get install chromium); the browser journey needs it."
+        pytest.fail(reason) if os.environ.get("CI") else pytest.skip(reason)
+    return path
+
+
+@pytest.fixture
+def server(tmp_path):
+    """The app on a free port with an empty workspace; always stopped, with any run it started."""
+    app = StreamlitServer(tmp_path / "home", tmp_path / "streamlit.log")
+    app.start()
+    try:
+        yield app
+    finally:
+        app.stop()
+
+
+@pytest.fixture
+def context(chromium):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium)
+        context = browser.new_context(viewport=VIEWPORT, accept_downloads=True)
+        context.set_default_timeout(60_000)
+        try:
+            yield context
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def page(context, server):
+    page = context.new_page()
+    page.goto(server.url)
+    return page
+
+
+@pytest.fixture
+def reviews_csv(tmp_path) -> Path:
+    source = SST2 / "train.csv"
+    if not source.exists():
+        pytest.skip(f"{source} is missing (the shared SST-2 copy).")
+    path = tmp_path / "reviews.csv"
+    pd.read_csv(source).head(300).to_csv(path, index=False)
+    return path
+
+
+def saved_config(server: StreamlitServer) -> dict:
+    wizard = server.home / "projects" / "my-first-model" / "wizard.json"
+    return json.loads(wizard.read_text(encoding="utf-8"))["config"]
+
+
+def upload_and_map_columns(page: Page, server: StreamlitServer, csv: Path) -> None:
+    open_step(page, "data", "Your data")
+    page.locator('[data-testid="stFileUploader"] input[type=file]').first.set_input_files(str(csv))
+    expect(page.get_by_role("combobox", name="Label column")).to_be_visible(timeout=120_000)
+    settle(page)
+    choose(page, "Text column", "text")
+    choose(page, "Label column", "label_name")
+    expect(page.locator('[data-testid="stMetric"]').filter(has_text="Classes")).to_be_visible(timeout=120_000)
+    settle(page)
+    assert metric_value(page, "Classes") == "2"
+    assert saved_config(server)["label_column"] == "label_name"
+    snap(page, "data")
+
+
+def preview_augmentation(page: Page) -> None:
+    open_step(page, "augment", "Augmentation")
+    page.get_by_role("combobox", name="Augmentations").click()
+    page.get_by_role("option", name=re.compile("random swap")).click()
+    page.keyboard.press("Escape")
+    expect(page.get_by_role("heading", name="Preview")).to_be_visible()
+    expect(page.locator('[data-testid="stDataFrame"]')).to_be_visible(timeout=60_000)  # five rows, before/after
+    settle(page)
+    snap(page, "augment")
+
+
+def keep_the_default_model(page: Page, server: StreamlitServer) -> None:
+    open_step(page, "model", "Choose a starting model")
+    expect(page.get_by_text("Ready:")).to_be_visible()
+    assert saved_config(server)["model"] == "all-minilm-l6-v2"
+    snap(page, "model")
+
+
+def set_one_epoch(page: Page, server: StreamlitServer) -> None:
+    open_step(page, "hyperparameters", "Training settings")
+    expect(page.locator('[data-testid="stMetric"]').filter(has_text="Estimated duration")).to_be_visible()
+    snap(page, "hyperparameters")
+    page.get_by_text("Advanced settings").click()
+    epochs = page.get_by_label("Epochs", exact=True)
+    epochs.fill("1")
+    epochs.press("Enter")
+    settle(page)
+    deadline = time.time() + 30
+    while saved_config(server)["epochs"] != 1 and time.time() < deadline:
+        time.sleep(0.5)
+    assert saved_config(server)["epochs"] == 1
+
+
+def train_with_a_reload(page: Page, server: StreamlitServer) -> None:
+    open_step(page, "train", "Train")
+    page.get_by_role("button", name="Start training").click()
+    status = page.locator("h3", has_text="Status:")
+    charts = page.locator('[data-testid="stPlotlyChart"]')
+    expect(status).to_contain_text("Running", timeout=120_000)  # the child process is alive and reporting
+    expect(charts).to_have_count(3, timeout=120_000)
+    expect(page.get_by_text(re.compile(r"^Step \d+ of"))).to_be_visible()
+    snap(page, "train-running")
+
+    page.reload()  # the run lives in its own process and on disk: the page must find it again
+    expect(status).to_be_visible(timeout=120_000)
+    expect(charts).to_have_count(3, timeout=120_000)
+    assert re.search("Running|Completed", status.inner_text()), status.inner_text()
+    expect(status).to_contain_text("Completed", timeout=TRAIN_TIMEOUT_MS)
+    settle(page)
+    assert len(list((server.home / "runs").iterdir())) == 1, "the reload neither lost nor restarted the run"
+    snap(page, "train")
+
+
+def evaluate_and_download(page: Page, folder: Path) -> Path:
+    open_step(page, "evaluate", "Evaluation")
+    accuracy = metric_value(page, "Accuracy")
+    assert re.fullmatch(r"\d+(\.\d)?%", accuracy), accuracy
+    snap(page, "evaluate")
+
+    open_step(page, "export", "Download your model")
+    with page.expect_download(timeout=120_000) as download:
+        page.get_by_role("button", name=re.compile("Download model")).click()
+    archive = folder / "model.zip"
+    download.value.save_as(archive)
+    snap(page, "export")
+    return archive
+
+
+def test_whole_wizard_in_a_browser(page, server, reviews_csv, tmp_path):
+    expect(page.get_by_role("heading", name="What should your model learn?")).to_be_visible(timeout=120_000)
+    settle(page)
+    snap(page, "task")
+    upload_and_map_columns(page, server, reviews_csv)
+    preview_augmentation(page)
+    keep_the_default_model(page, server)
+    set_one_epoch(page, server)
+    train_with_a_reload(page, server)
+    archive = evaluate_and_download(page, tmp_path)
+    open_step(page, "runs", "All runs")
+    expect(page.locator('[data-testid="stDataFrame"]').first).to_be_visible()
+    snap(page, "runs")
+
+    with zipfile.ZipFile(archive) as zipped:
+        zipped.extractall(tmp_path / "unzipped")
+    from transformers import pipeline
+
+    classifier = pipeline("text-classification", model=str(tmp_path / "unzipped" / "model"), device="cpu")
+    prediction = classifier("a wonderful , moving film with great acting")[0]
+    assert prediction["label"] in {"negative", "positive"}
+
+
+def test_a_deep_link_to_a_fresh_server_shows_the_wizard(context, server):
+    page = context.new_page()
+    page.goto(f"{server.url}/train")  # a bookmarked or reloaded tab after a server restart
+    expect(page.get_by_role("heading", name="Train")).to_be_visible(timeout=120_000)
+    settle(page)
+    expect(page.locator('[data-testid="stSidebarNavLink"]').first).to_contain_text("1 · Task", timeout=10_000)
