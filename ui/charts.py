@@ -7,11 +7,14 @@ import plotly.express as px
 import plotly.graph_objects as go
 
 TEMPLATE = "plotly_white"
+TITLES = {"loss": "Loss", "accuracy": "Validation accuracy", "learning_rate": "Learning rate",
+          "f1_macro": "Validation macro F1"}
+BOUNDED = {"accuracy", "f1_macro", "eval_accuracy", "eval_f1_macro"}
 
 
 def _style(fig: go.Figure, height: int = 320) -> go.Figure:
-    fig.update_layout(template=TEMPLATE, height=height, margin={"l": 10, "r": 10, "t": 40, "b": 10},
-                      legend={"orientation": "h", "y": -0.2})
+    fig.update_layout(template=TEMPLATE, height=height, margin={"l": 10, "r": 10, "t": 50, "b": 10},
+                      legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1.0})
     return fig
 
 
@@ -41,7 +44,11 @@ def training_curves(records: list[dict], metric: str = "loss") -> go.Figure:
         if key in frame:
             rows = frame.dropna(subset=[key])
             fig.add_trace(go.Scatter(x=rows["step"], y=rows[key], mode="lines+markers", name=name))
-    fig.update_layout(title=metric.replace("_", " ").capitalize(), xaxis_title="step")
+    fig.update_layout(title=TITLES.get(metric, metric), xaxis_title="step")
+    if metric in BOUNDED:
+        fig.update_yaxes(range=[0, 1.02])
+    if metric == "learning_rate":
+        fig.update_yaxes(tickformat=".0e")
     return _style(fig)
 
 
@@ -54,6 +61,8 @@ def compare_runs(curves: dict[str, list[dict]], key: str) -> go.Figure:
             rows = frame.dropna(subset=[key])
             fig.add_trace(go.Scatter(x=rows["epoch"], y=rows[key], mode="lines+markers", name=name))
     fig.update_layout(title=key.replace("eval_", "validation ").replace("_", " "), xaxis_title="epoch")
+    if key in BOUNDED:
+        fig.update_yaxes(range=[0, 1.02])
     return _style(fig, 360)
 
 
@@ -67,9 +76,10 @@ def confusion(matrix: list[list[int]], labels: list[str]) -> go.Figure:
 
 def metric_bars(rows: list[dict]) -> go.Figure:
     """Accuracy and macro-F1 of the model next to the baselines."""
-    frame = pd.DataFrame(rows).melt(id_vars="model", value_vars=["accuracy", "f1_macro"], var_name="metric")
-    fig = px.bar(frame, x="model", y="value", color="metric", barmode="group", text_auto=".3f",
-                 title="Your model against simple baselines (test split)")
+    frame = pd.DataFrame(rows).rename(columns={"accuracy": "accuracy", "f1_macro": "macro F1"})
+    frame = frame.melt(id_vars="model", value_vars=["accuracy", "macro F1"], var_name="metric", value_name="score")
+    fig = px.bar(frame, x="model", y="score", color="metric", barmode="group", text_auto=".3f",
+                 title="Your model against simple baselines (test split)", labels={"model": ""})
     return _style(fig.update_yaxes(range=[0, 1]))
 
 

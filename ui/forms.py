@@ -11,7 +11,20 @@ from ui import state
 
 OPTIONS = {o["name"]: o for o in describe_options()}
 LABELS = {"learning_rate": "Learning rate", "epochs": "Epochs", "batch_size": "Batch size",
-          "max_length": "Max length (tokens)", "strategy": "Fine-tuning strategy", "optimizer": "Optimizer"}
+          "max_length": "Max length (tokens)", "strategy": "Fine-tuning strategy", "optimizer": "Optimizer",
+          "lora_r": "LoRA rank", "lora_alpha": "LoRA alpha", "lora_dropout": "LoRA dropout",
+          "trainable_layers": "Layers to train (top)", "momentum": "SGD momentum",
+          "early_stopping_patience": "Early-stopping patience", "early_stopping_metric": "Best-model metric",
+          "evaluations_per_epoch": "Validations per epoch"}
+CHOICES = {"full": "Full fine-tuning", "frozen": "Frozen backbone, new head", "top_layers": "Top layers only",
+           "lora": "LoRA adapters", "adamw": "AdamW", "adam": "Adam", "sgd": "SGD with momentum",
+           "f1_macro": "macro F1", "accuracy": "accuracy", "loss": "validation loss", "auto": "automatic (GPU if any)",
+           "cpu": "CPU", "cuda": "GPU (CUDA)", "linear": "linear decay", "cosine": "cosine decay",
+           "constant": "constant", "constant_with_warmup": "constant after warm-up"}
+# Options that only matter for one strategy or optimizer: shown, but disabled otherwise.
+APPLIES_WHEN = {"trainable_layers": ("strategy", {"top_layers"}), "lora_r": ("strategy", {"lora"}),
+                "lora_alpha": ("strategy", {"lora"}), "lora_dropout": ("strategy", {"lora"}),
+                "momentum": ("optimizer", {"sgd"})}
 
 
 def label_of(name: str) -> str:
@@ -29,14 +42,19 @@ def option_checkbox(name: str) -> None:
 def option_widget(name: str, disabled: bool = False) -> None:
     """The right input for one recipe option (select, number or checkbox), saved on change."""
     option = OPTIONS[name]
-    current = state.wizard()["config"][name]
+    config = state.wizard()["config"]
+    current = config[name]
+    if name in APPLIES_WHEN:
+        key, values = APPLIES_WHEN[name]
+        disabled = disabled or config[key] not in values
     kind = option["type"].replace(" | None", "")
     common: dict[str, Any] = {"help": option["help"], "key": state.option_key(name), "disabled": disabled}
     if kind == "bool":
         return option_checkbox(name)
     if "choices" in option:
         choices = list(option["choices"])
-        value = st.selectbox(label_of(name), choices, index=choices.index(current), **common)
+        value = st.selectbox(label_of(name), choices, index=choices.index(current),
+                             format_func=lambda c: CHOICES.get(c, c), **common)
     elif kind == "int":
         value = st.number_input(label_of(name), value=current, step=1, min_value=0 if current is None else None,
                                 **common)
@@ -44,7 +62,8 @@ def option_widget(name: str, disabled: bool = False) -> None:
     elif kind == "float":
         # Presets and older wizard files store whole numbers (epochs: 1); Streamlit refuses int value + float step.
         current = None if current is None else float(current)
-        value = st.number_input(label_of(name), value=current, format="%g", step=_step(current), **common)
+        value = st.number_input(label_of(name), value=current, format="%g", step=_step(current),
+                                placeholder="auto", **common)
     else:
         value = st.text_input(label_of(name), value=current or "", **common) or None
     if value != current:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import streamlit as st
 
 from core.launcher import start_run
@@ -41,9 +43,13 @@ def _progress(status: dict) -> None:
     eta = _duration(progress.get("eta_s"))
     text = f"Step {step} of {total or '?'} · epoch {progress.get('epoch', 0):.2f} · ETA {eta}"
     st.progress(fraction, text=text if status.get("state") in ACTIVE_STATES else f"Step {step} of {total or '?'}")
+    elapsed = progress.get("elapsed_s")
+    if status.get("state") in ACTIVE_STATES and status.get("started"):
+        elapsed = time.time() - float(status["started"])
+    speed = progress.get("examples_per_s")
     cols = st.columns(3)
-    cols[0].metric("Elapsed", _duration(progress.get("elapsed_s")))
-    cols[1].metric("Speed", f"{progress.get('examples_per_s') or 0:.1f} rows/s")
+    cols[0].metric("Elapsed", _duration(elapsed))
+    cols[1].metric("Speed", f"{speed:.1f} rows/s" if speed else "—")
     cols[2].metric("Phase", status.get("phase", "—"))
 
 
@@ -57,10 +63,13 @@ def _body(run: RunDir) -> str:
     _controls(run, state)
     _progress(status)
     records = run.read_metrics()
-    c1, c2, c3 = st.columns(3)
-    c1.plotly_chart(charts.training_curves(records, "loss"), key="loss")
-    c2.plotly_chart(charts.training_curves(records, "accuracy"), key="acc")
-    c3.plotly_chart(charts.training_curves(records, "learning_rate"), key="lr")
+    if not records:
+        st.caption("Charts of loss, validation accuracy and learning rate appear after the first training steps.")
+    else:
+        c1, c2, c3 = st.columns(3)
+        c1.plotly_chart(charts.training_curves(records, "loss"), key="loss")
+        c2.plotly_chart(charts.training_curves(records, "accuracy"), key="acc")
+        c3.plotly_chart(charts.training_curves(records, "learning_rate"), key="lr")
     with st.expander("Log", expanded=state in {"failed", "crashed"}):
         st.code(run.tail_log(40) or "(no output yet)", language="text")
     if state == "completed":

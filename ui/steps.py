@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.rundir import RunDir
+from core.rundir import ACTIVE_STATES, RunDir
 from core.workspace import run_by_name
 from ui import state
 
@@ -78,5 +78,16 @@ def render_sidebar() -> None:
         st.progress(len(done) / 8, text=f"{len(done)} of 8 steps done")
         run = active_run()
         if run is not None:
-            status = run.read_status()
-            st.caption(f"Active run: `{run.name}` — **{status.get('state', '?').capitalize()}**")
+            _run_caption(run)
+
+
+def _run_caption(run: RunDir) -> None:
+    """The active run's state, refreshed every few seconds while it is active."""
+    active = run.read_status().get("state") in ACTIVE_STATES
+
+    @st.fragment(run_every=5 if active else None)
+    def caption() -> None:
+        state_name = run.read_status().get("state", "?")
+        st.caption(f"Active run: `{run.name}` — **{state_name.capitalize()}**")
+
+    caption()

@@ -19,8 +19,11 @@ chosen = st.multiselect("Augmentations", names, default=[n for n in cfg["augment
                         format_func=lambda n: f"{n.replace('_', ' ')} — {AUGMENTERS[n][1]}")
 copies = st.number_input("Augmented copies per training row", 0, 5, int(cfg["augment_copies"]),
                          help="0 turns augmentation off. Each copy adds one altered version of every row.")
+if chosen and not cfg["augment"] and copies == 0:
+    copies = 1  # picking an augmentation means using it: start with one copy per row
 if chosen != cfg["augment"] or copies != cfg["augment_copies"]:
     state.update_config(augment=chosen, augment_copies=int(copies))
+    st.rerun()
 
 try:
     prepared = cached_prepare(state.config())
@@ -41,5 +44,5 @@ if not chosen:
 else:
     seed = st.number_input("Preview seed", 0, 10_000, 0, help="Change it to see other rows and other variants.")
     preview = preview_augmentations(prepared.frames["train"], chosen, rows=5, seed=int(seed))
-    st.dataframe(preview, hide_index=True)
+    st.dataframe(preview.rename(columns=lambda c: c.replace("_", " ")), hide_index=True)
 st.page_link("views/model.py", label="Next: choose a model", icon=":material/arrow_forward:")

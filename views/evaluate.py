@@ -33,8 +33,10 @@ st.plotly_chart(charts.metric_bars(rows))
 left, right = st.columns([3, 2])
 left.plotly_chart(charts.confusion(report["confusion_matrix"], report["labels"]))
 per_class = pd.DataFrame(report["per_class"])
-right.dataframe(per_class.style.format({"precision": "{:.3f}", "recall": "{:.3f}", "f1": "{:.3f}"}),
-                hide_index=True, height=420)
+right.dataframe(per_class, hide_index=True, column_config={
+    "label": "class", "precision": st.column_config.NumberColumn(format="%.3f"),
+    "recall": st.column_config.NumberColumn(format="%.3f"), "f1": st.column_config.NumberColumn("F1", format="%.3f"),
+    "support": st.column_config.NumberColumn("test rows")})
 
 st.subheader("Mistakes")
 errors = pd.DataFrame(report["errors"])
@@ -51,7 +53,8 @@ else:
                  column_config={"confidence": st.column_config.ProgressColumn(min_value=0, max_value=1)})
 
 st.subheader("Try it")
-text = st.text_area("Type a text to classify", placeholder="e.g. my card still hasn't arrived")
+example = str(report["errors"][0]["text"])[:80] if report["errors"] else "a sentence like your training data"
+text = st.text_area("Type a text to classify", placeholder=f"e.g. {example}")
 if st.button("Classify", disabled=not text.strip()):
     try:
         scores = predict_texts(predictor_for(run.model), [text])[0]

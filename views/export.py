@@ -31,7 +31,8 @@ classifier = pipeline("text-classification", model="model")
 print(classifier("your text here"))''', language="python")
 
 st.subheader("Reproduce it")
-st.code(f"python -m core train --config {run.recipe} --output runs/{run.name}-again", language="bash")
+st.code(f"python -m core train --config {run.recipe} --output {run.path.with_name(run.name + '-again')}",
+        language="bash", wrap_lines=True)
 
 with st.expander("Model card (model/README.md)"):
     card = run.model / "README.md"

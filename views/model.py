@@ -18,9 +18,14 @@ entries = models_for_task(wiz["task"])
 table = pd.DataFrame([{
     "model": e.name, "id": e.id, "parameters (M)": round(e.parameters / 1e6, 1), "licence": e.licence,
     "languages": e.languages, "works offline": "yes" if e.available_offline else "needs internet",
-    "est. speed here (rows/s)": round(examples_per_second(e.parameters, wiz["config"]["max_length"]), 1),
+    "speed": round(examples_per_second(e.parameters, 32), 1),
     "about": e.description} for e in entries])
-st.dataframe(table, hide_index=True)
+st.dataframe(table, hide_index=True, column_config={
+    "id": None, "parameters (M)": st.column_config.NumberColumn("size (M params)", format="%.1f"),
+    "works offline": "offline?",
+    "speed": st.column_config.NumberColumn("rows/s here", help="Estimated training speed on this machine for "
+                                           "~32-token texts.", format="%.0f"),
+    "about": st.column_config.TextColumn("about", width="large")})
 
 ids = [e.id for e in entries]
 source = st.radio("Where does the model come from?", ["Catalogue", "Local folder", "Hub id"], horizontal=True,

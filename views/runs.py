@@ -18,9 +18,11 @@ if not runs:
 
 table = pd.DataFrame(runs)
 table["started"] = table["started"].map(lambda t: dt.datetime.fromtimestamp(float(t)).strftime("%Y-%m-%d %H:%M"))
+table["accuracy"] = table["accuracy"].astype(float) * 100
 st.dataframe(table[["name", "state", "started", "model", "strategy", "accuracy", "f1_macro"]], hide_index=True,
-             column_config={"accuracy": st.column_config.NumberColumn(format="%.4f"),
-                            "f1_macro": st.column_config.NumberColumn(format="%.4f")})
+             column_config={"name": "run", "state": "status",
+                            "accuracy": st.column_config.NumberColumn("test accuracy", format="%.1f%%"),
+                            "f1_macro": st.column_config.NumberColumn("test macro F1", format="%.3f")})
 
 names = table["name"].tolist()
 st.subheader("Compare")
@@ -46,7 +48,7 @@ o1, o2 = st.columns(2)
 if o1.button("Open in Train / Evaluate / Download", icon=":material/open_in_new:"):
     state.update(active_run=chosen)
     st.success(f"`{chosen}` is now the active run.")
-confirm = o2.checkbox(f"Yes, delete {chosen} and its model for good")
+confirm = o2.checkbox("Yes, delete this run and its model for good")
 if o2.button("Delete run", icon=":material/delete:", disabled=not confirm):
     try:
         delete_run(run_by_name(chosen))
