@@ -85,11 +85,25 @@ def sniff_delimiter(text: str) -> str:
         return max(counts, key=counts.get) if counts and max(counts.values()) > 0 else ","
 
 
+def header_is_data(frame: pd.DataFrame) -> bool:
+    """True when a column's name is also one of its repeated values: the file has no header row."""
+    for column in frame.columns:
+        values = frame[column].dropna().astype(str)
+        if values.nunique() < len(values) and str(column) in set(values):
+            return True
+    return False
+
+
 def _read_delimited(text: str, name: str) -> pd.DataFrame:
     delimiter = sniff_delimiter(text)
+    options = {"sep": delimiter, "dtype": str, "keep_default_na": False, "na_values": [""]}
     try:
-        return pd.read_csv(io.StringIO(text), sep=delimiter, dtype=str, keep_default_na=False,
-                           na_values=[""], skipinitialspace=False)
+        frame = pd.read_csv(io.StringIO(text), **options)
+        if header_is_data(frame):
+            logger.warning("%s seems to have no header row; columns are named column_1, column_2, ...", name)
+            frame = pd.read_csv(io.StringIO(text), header=None, **options)
+            frame.columns = [f"column_{i + 1}" for i in range(len(frame.columns))]
+        return frame
     except pd.errors.ParserError as exc:
         raise DataError(f"{name} has rows with the wrong number of columns ({_short(exc)}).",
                         "Make every row have as many fields as the header, and quote cells with separators.") from None

@@ -141,3 +141,18 @@ def test_guess_columns_by_content():
     frame.insert(0, "id", range(len(frame)))
     frame["shop"] = "main street"  # one value only: not a label
     assert guess_columns(frame) == ("comment", "sentiment")
+
+
+def test_csv_without_header_row_gets_generic_column_names(tmp_path):
+    path = tmp_path / "nohead.csv"
+    path.write_text("great movie,positive\nbad film,negative\nloved it,positive\nawful,negative\n", encoding="utf-8")
+    frame = load_table(path)
+    assert list(frame.columns) == ["column_1", "column_2"]
+    assert len(frame) == 4
+    assert frame.loc[0, "column_1"] == "great movie"
+
+
+def test_header_row_is_kept_when_names_are_not_values(tmp_path):
+    path = tmp_path / "head.csv"
+    path.write_text("text,label\ngreat movie,positive\nbad film,negative\nfine,positive\n", encoding="utf-8")
+    assert list(load_table(path).columns) == ["text", "label"]
