@@ -114,7 +114,7 @@ def configure_logging(verbose: bool) -> None:
         disable_progress_bars()
         disable_datasets_bars()
         for noisy in ("httpx", "urllib3", "huggingface_hub"):
-            logging.getLogger(noisy).setLevel(logging.WARNING)
+            logging.getLogger(noisy).setLevel(logging.ERROR)  # retries of an offline Hub; our message says it
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -44,6 +44,19 @@ def _from_pretrained(loader, location: str, source: str, **kwargs):
                          "Check that the folder holds a complete Hugging Face model.") from None
 
 
+def check_model(choice: str) -> str:
+    """Load the model's config and tokenizer (downloading them for a Hub id) and describe it in one line.
+
+    Raises:
+        ModelError: It cannot be found, downloaded or loaded.
+    """
+    location, source = resolve_model(choice)
+    config = _from_pretrained(AutoConfig, location, source)
+    load_tokenizer(choice)
+    layers = getattr(config, "num_hidden_layers", "?")
+    return f"{config.model_type} model, {layers} layers, hidden size {getattr(config, 'hidden_size', '?')}"
+
+
 def load_tokenizer(choice: str):
     """The tokenizer of a catalogue id, folder or Hub id."""
     location, source = resolve_model(choice)

@@ -176,6 +176,17 @@ def test_bundled_model_is_ready_offline(home):
     assert "works offline" in texts(at.success)
 
 
+def test_hub_id_offline_check_gives_a_clear_message(home):
+    at = open_page("model", ready_wizard())
+    by_label(at.radio, "Where does the model come from?").set_value("Hub id").run()
+    field = next(t for t in at.text_input if t.label.startswith("Hub id"))
+    field.input("someone/no-such-model").run()
+    assert "internet" in texts(at.info)
+    by_label(at.button, "Check that it loads").click().run()
+    assert not at.exception
+    assert "could not be loaded from the Hugging Face Hub" in texts(at.error)
+
+
 # --- hyperparameters ---------------------------------------------------------------------------------------------
 
 

@@ -6,6 +6,7 @@ import streamlit as st
 from core.catalogue import models_for_task, resolve_model
 from core.errors import FineTuneError
 from core.estimate import examples_per_second
+from core.modeling import check_model
 from ui import state, steps
 
 st.title("Choose a starting model")
@@ -49,6 +50,11 @@ if choice:
         if kind == "hub":
             st.info("This model is downloaded from the Hugging Face Hub when training starts, which needs "
                     "internet. If you are offline, pick the bundled MiniLM.", icon=":material/cloud_download:")
+            if st.button("Check that it loads", help="Downloads its config and tokenizer now."):
+                try:
+                    st.success(f"Loads: {check_model(choice)}.", icon=":material/check_circle:")
+                except FineTuneError as exc:
+                    st.error(f"**{exc.kind}:** {exc}")
         else:
             st.success(f"Ready: **{choice}** ({kind}, works offline).", icon=":material/check_circle:")
 st.page_link("views/hyperparameters.py", label="Next: training settings", icon=":material/arrow_forward:")
