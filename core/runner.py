@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import time
@@ -67,22 +68,29 @@ def train_run(cfg: TrainConfig, output: str | Path, resume: bool = False, overwr
     cfg.save(run.recipe)
     run.write_status("running", phase="preparing data", pid=os.getpid(), started=time.time(), message="",
                      error_kind=None)
-    try:
+    with recording_failures(run):
         return _train(cfg, run, resume)
+
+
+@contextmanager
+def recording_failures(run: RunDir):
+    """Record any exception in status.json; out-of-memory and a full disk become plain ResourceErrors."""
+    try:
+        yield
     except FineTuneError as exc:
         run.write_status("failed", message=str(exc), error_kind=exc.kind)
         raise
     except (torch.OutOfMemoryError, MemoryError):
-        exc = ResourceError("The machine ran out of memory.", "Lower the batch size or the max length and resume.")
-        run.write_status("failed", message=str(exc), error_kind=exc.kind)
-        raise exc from None
+        err = ResourceError("The machine ran out of memory.", "Lower the batch size or the max length and resume.")
+        run.write_status("failed", message=str(err), error_kind=err.kind)
+        raise err from None
     except OSError as exc:
-        if exc.errno == 28:  # ENOSPC
-            err = ResourceError("The disk is full.", "Free some space, then resume the run.")
-            run.write_status("failed", message=str(err), error_kind=err.kind)
-            raise err from None
-        run.write_status("failed", message=f"Unexpected error: {exc}", error_kind="Crash")
-        raise
+        if exc.errno != errno.ENOSPC:
+            run.write_status("failed", message=f"Unexpected error: {exc}", error_kind="Crash")
+            raise
+        err = ResourceError("The disk is full.", "Free some space, then resume the run.")
+        run.write_status("failed", message=str(err), error_kind=err.kind)
+        raise err from None
     except KeyboardInterrupt:
         run.write_status("stopped", message="Interrupted; resume continues from the last checkpoint.")
         raise

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import zipfile
@@ -12,13 +13,12 @@ from transformers import AutoTokenizer, TrainerCallback
 
 import core.runner
 from core.config import TrainConfig
-from core.errors import ConfigError, DataError
+from core.errors import ConfigError, DataError, ResourceError
 from core.modeling import load_classifier
 from core.rundir import RunDir
 from core.runner import train_run
 from core.training import build_trainer, tokenize_frame
 from tests.conftest import make_sentiment_frame
-
 
 
 def tiny_recipe(train_csv, model_dir, **settings) -> TrainConfig:
@@ -178,3 +178,16 @@ def test_overwrite_starts_a_fresh_metrics_log(sentiment_csv, tiny_model_dir, tmp
     train_run(tiny_recipe(sentiment_csv, tiny_model_dir, epochs=1, max_train_rows=16), run.path, overwrite=True)
     assert run.read_status()["state"] == "completed"
     assert not [r for r in run.read_metrics() if r.get("stale")]
+
+
+def test_full_disk_while_exporting_fails_with_a_plain_message(sentiment_csv, tiny_model_dir, tmp_path, monkeypatch):
+    def no_space(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(core.runner, "export_model", no_space)
+    run = RunDir(tmp_path / "run")
+    with pytest.raises(ResourceError, match="disk is full"):
+        train_run(tiny_recipe(sentiment_csv, tiny_model_dir, epochs=1), run.path)
+    status = run.read_status()
+    assert status["state"] == "failed" and status["error_kind"] == "Out of resources"
+    assert run.metrics.exists() and run.last_checkpoint() is not None, "earlier results stay on disk"
