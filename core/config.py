@@ -68,7 +68,8 @@ class TrainConfig:
     learning_rate: float | None = _opt(None, "Step size; empty picks a tested value for the strategy.", "optimization")
     momentum: float = _opt(0.9, "With SGD: momentum.", "optimization")
     epochs: float = _opt(3.0, "Passes over the training data.", "optimization")
-    batch_size: int = _opt(32, "Examples per training step.", "optimization")
+    batch_size: int | None = _opt(None, "Examples per training step; empty picks 32, or less for small data.",
+                                  "optimization")
     gradient_accumulation: int = _opt(1, "Steps whose gradients add up before one update.", "optimization")
     warmup_ratio: float = _opt(0.1, "Share of steps spent ramping the learning rate up from zero.", "optimization")
     scheduler: str = _opt("linear", "How the learning rate changes after warm-up.", "optimization",
@@ -96,7 +97,8 @@ class TrainConfig:
         _check(self.early_stopping_metric in METRICS, f"Unknown metric '{self.early_stopping_metric}'.",
                f"Use {'/'.join(METRICS)}.")
         _check(self.epochs > 0, "Epochs must be positive.", "Set --epochs to 1 or more.")
-        _check(self.batch_size >= 1 and self.gradient_accumulation >= 1, "Batch size must be at least 1.",
+        _check((self.batch_size is None or self.batch_size >= 1) and self.gradient_accumulation >= 1,
+               "Batch size must be at least 1.",
                "Set --batch-size to a positive whole number.")
         _check(self.learning_rate is None or 0 < self.learning_rate < 1, "The learning rate must be between 0 and 1.",
                "Try 1e-4 for full fine-tuning or 2e-3 for a frozen backbone.")
@@ -119,6 +121,19 @@ class TrainConfig:
         """A copy with every 'auto' choice replaced by the concrete value it stands for."""
         lr = self.learning_rate or DEFAULT_LEARNING_RATES[self.strategy]
         return dataclasses.replace(self, learning_rate=lr)
+
+    def resolved_for_data(self, train_rows: int) -> TrainConfig:
+        """A copy with an 'auto' batch size chosen for the amount of training data.
+
+        Small datasets need enough optimizer steps to learn anything: aim for at least ~30 steps per epoch,
+        with batches of 8 to 32 (powers of two).
+        """
+        if self.batch_size is not None:
+            return self
+        size = 32
+        while size > 8 and train_rows / size < 30:
+            size //= 2
+        return dataclasses.replace(self, batch_size=size)
 
     def to_dict(self) -> dict[str, Any]:
         """The recipe as plain JSON-ready data."""

@@ -128,6 +128,8 @@ def training_view(cfg: TrainConfig, model, sets: dict, tokenizer, device: str, r
 def _train(cfg: TrainConfig, run: RunDir, resume: bool) -> dict:
     started = time.time()
     data = _prepare(cfg, run)
+    cfg = cfg.resolved_for_data(len(data.frames["train"]))
+    cfg.save(run.recipe)
     set_seed(cfg.seed)
     device = pick_device(cfg.device)
     run.write_status("running", phase="loading model", device=device)

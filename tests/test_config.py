@@ -146,3 +146,12 @@ def test_cli_rejects_a_bad_choice(capsys):
         build_parser().parse_args(["train", "--output", "o", "--strategy", "everything"])
     assert caught.value.code == 2
     assert "invalid choice" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("rows", "expected"), [(100, 8), (288, 8), (500, 16), (960, 32), (6920, 32)])
+def test_auto_batch_size_gives_small_data_enough_steps(rows, expected):
+    assert TrainConfig().resolved_for_data(rows).batch_size == expected
+
+
+def test_explicit_batch_size_is_kept_whatever_the_data():
+    assert TrainConfig(batch_size=64).resolved_for_data(100).batch_size == 64

@@ -56,8 +56,7 @@ def option_widget(name: str, disabled: bool = False) -> None:
         value = st.selectbox(label_of(name), choices, index=choices.index(current),
                              format_func=lambda c: CHOICES.get(c, c), **common)
     elif kind == "int":
-        value = st.number_input(label_of(name), value=current, step=1, min_value=0 if current is None else None,
-                                **common)
+        value = st.number_input(label_of(name), value=current, step=1, min_value=0, placeholder="auto", **common)
         value = None if value is None else int(value)
     elif kind == "float":
         # Presets and older wizard files store whole numbers (epochs: 1); Streamlit refuses int value + float step.
