@@ -55,12 +55,34 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", action="store_true", help="Continue the run in --output from its last checkpoint.")
     train.add_argument("--overwrite", action="store_true", help="Reuse a non-empty --output that is not active.")
     add_recipe_options(train)
+    add_search_parser(commands)
+    promote = commands.add_parser("promote", help="Train, test and export the best trial of a search.")
+    promote.add_argument("search_dir", help="The search directory.")
+    promote.add_argument("--output", required=True, help="Run directory for the final model.")
     for name, text in (("status", "Print a run's status."), ("stop", "Ask a running run to stop gracefully.")):
         sub = commands.add_parser(name, help=text)
         sub.add_argument("run_dir", help="The run directory.")
     models = commands.add_parser("models", help="List the model catalogue.")
     models.add_argument("--task", default="text-classification")
     return parser
+
+
+def add_search_parser(commands) -> None:
+    """`search`: the train options plus the search budget, method, metric and shared storage."""
+    search = commands.add_parser("search", help="Search hyperparameters with Optuna (workers may share a study).",
+                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    search.add_argument("--config", help="A recipe JSON; flags given override it.")
+    search.add_argument("--output", required=True, help="Search directory (trials, study database, status).")
+    search.add_argument("--trials", type=int, default=8, help="Finished trials the study should reach.")
+    search.add_argument("--timeout", type=float, default=None, help="Stop starting trials after this many seconds.")
+    search.add_argument("--method", choices=["tpe", "random", "grid"], default="tpe", help="Sampler.")
+    search.add_argument("--metric", choices=["f1_macro", "accuracy", "loss"], default="f1_macro",
+                        help="Validation metric to optimise (never the test split).")
+    search.add_argument("--storage", default=None,
+                        help="Optuna storage URL (default: SQLite file in --output); e.g. postgresql://...")
+    search.add_argument("--study", default=None, help="Study name (default: the --output folder name).")
+    search.set_defaults(resume=False)
+    add_recipe_options(search)
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
@@ -85,6 +107,19 @@ def run_command(args: argparse.Namespace) -> int:
 
         metrics = train_run(config_from_args(args), args.output, resume=args.resume, overwrite=args.overwrite)
         print(json.dumps(metrics, indent=2))
+        return 0
+    if args.command == "search":
+        from core.search import SearchConfig, run_search
+
+        search = SearchConfig(method=args.method, trials=args.trials, timeout_s=args.timeout, metric=args.metric,
+                              storage=args.storage, study=args.study)
+        print(json.dumps(run_search(config_from_args(args), search, args.output), indent=2))
+        return 0
+    if args.command == "promote":
+        from core.runner import train_run
+        from core.search import promoted_config
+
+        print(json.dumps(train_run(promoted_config(args.search_dir), args.output), indent=2))
         return 0
     from core.rundir import RunDir
 

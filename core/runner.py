@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import shutil
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -42,7 +43,8 @@ def check_output(run: RunDir, resume: bool, overwrite: bool) -> None:
                           "Choose a new --output folder, or pass --resume to continue it.")
 
 
-def train_run(cfg: TrainConfig, output: str | Path, resume: bool = False, overwrite: bool = False) -> dict:
+def train_run(cfg: TrainConfig, output: str | Path, resume: bool = False, overwrite: bool = False,
+              extra_callbacks: list | None = None, validation_only: bool = False) -> dict:
     """Fine-tune, evaluate and export one model, recording everything in the run directory.
 
     Args:
@@ -50,9 +52,12 @@ def train_run(cfg: TrainConfig, output: str | Path, resume: bool = False, overwr
         output: The run directory.
         resume: Continue from the newest checkpoint in `output`.
         overwrite: Allow reusing a non-empty, non-active `output`.
+        extra_callbacks: More Trainer callbacks (e.g. a search's pruning callback).
+        validation_only: Score on the validation split only, and keep no checkpoint or model (search trials).
 
     Returns:
-        The final test metrics (also written to metrics.json).
+        The final test metrics (also written to metrics.json); with `validation_only`, the best validation
+        metrics under `validation_<name>` keys.
 
     Raises:
         FineTuneError: For user-fixable problems; the status file then reads 'failed' with the message.
@@ -69,7 +74,7 @@ def train_run(cfg: TrainConfig, output: str | Path, resume: bool = False, overwr
     run.write_status("running", phase="preparing data", pid=os.getpid(), started=time.time(), message="",
                      error_kind=None)
     with recording_failures(run):
-        return _train(cfg, run, resume)
+        return _train(cfg, run, resume, extra_callbacks or [], validation_only)
 
 
 @contextmanager
@@ -125,7 +130,7 @@ def training_view(cfg: TrainConfig, model, sets: dict, tokenizer, device: str, r
         yield model, views, True
 
 
-def _train(cfg: TrainConfig, run: RunDir, resume: bool) -> dict:
+def _train(cfg: TrainConfig, run: RunDir, resume: bool, callbacks: list, validation_only: bool) -> dict:
     started = time.time()
     data = _prepare(cfg, run)
     cfg = cfg.resolved_for_data(len(data.frames["train"]))
@@ -144,11 +149,31 @@ def _train(cfg: TrainConfig, run: RunDir, resume: bool) -> dict:
         trainer = build_trainer(cfg, train_model, tokenizer, views["train"], views["validation"], run, device,
                                 cached=cached)
         trainer.remove_callback(PrinterCallback)  # our RunDirCallback logs every record already
+        for callback in callbacks:
+            trainer.add_callback(callback)
         checkpoint = run.last_checkpoint() if resume else None
         trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+        if validation_only:
+            return _finish_trial(cfg, run, trainer, started)
         run.write_status("running", phase="evaluating on the test split")
         logits = predict_logits(trainer, views["test"])
     return _finish(cfg, run, data, trainer, tokenizer, logits, started)
+
+
+def _finish_trial(cfg: TrainConfig, run: RunDir, trainer, started: float) -> dict:
+    """Best validation scores of a search trial; its checkpoints are deleted (trials keep no model)."""
+    evaluations = [r for r in trainer.state.log_history if f"eval_{cfg.early_stopping_metric}" in r]
+    if not evaluations:
+        raise ConfigError("The trial ended before its first validation.", "Give trials at least one epoch.")
+    key = f"eval_{cfg.early_stopping_metric}"
+    pick = min if cfg.early_stopping_metric == "loss" else max
+    best = pick(evaluations, key=lambda r: r[key])
+    metrics = {f"validation_{k.removeprefix('eval_')}": v for k, v in best.items() if k.startswith("eval_")}
+    metrics.update(wall_time_s=round(time.time() - started, 1), best_step=best.get("step"))
+    write_json_atomic(run.metrics, metrics)
+    shutil.rmtree(run.checkpoints, ignore_errors=True)
+    run.write_status("completed", phase="done", ended=time.time(), metrics=metrics)
+    return metrics
 
 
 def _finish(cfg: TrainConfig, run: RunDir, data, trainer, tokenizer, logits, started: float) -> dict:
