@@ -6,9 +6,10 @@ from ui import steps
 
 st.set_page_config(page_title="FineTune Studio", page_icon=":material/model_training:", layout="wide")
 
-pages = [st.Page(f"views/{slug}.py", title=title + (" ✓" if steps.is_done(slug) else ""), icon=icon,
+pages = [st.Page(f"views/{slug}.py", title=title + (" ✓" if slug in steps.WIZARD and steps.is_done(slug) else ""),
+                 icon=icon,
                  url_path=slug, default=slug == "task")
          for slug, title, icon in steps.STEPS]
-navigation = st.navigation({"Fine-tune a model": pages[:8], "History": pages[8:]})
+navigation = st.navigation({"Fine-tune a model": pages[:8], "Tools": pages[8:]})
 steps.render_sidebar()
 navigation.run()

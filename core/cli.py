@@ -7,6 +7,7 @@ import dataclasses
 import json
 import logging
 import sys
+from pathlib import Path
 
 from core.config import TrainConfig, describe_options
 from core.errors import FineTuneError
@@ -81,6 +82,7 @@ def add_search_parser(commands) -> None:
     search.add_argument("--storage", default=None,
                         help="Optuna storage URL (default: SQLite file in --output); e.g. postgresql://...")
     search.add_argument("--study", default=None, help="Study name (default: the --output folder name).")
+    search.add_argument("--space", default=None, help="JSON file with the search space (default: per strategy).")
     search.set_defaults(resume=False)
     add_recipe_options(search)
 
@@ -111,8 +113,9 @@ def run_command(args: argparse.Namespace) -> int:
     if args.command == "search":
         from core.search import SearchConfig, run_search
 
+        space = json.loads(Path(args.space).read_text(encoding="utf-8")) if args.space else {}
         search = SearchConfig(method=args.method, trials=args.trials, timeout_s=args.timeout, metric=args.metric,
-                              storage=args.storage, study=args.study)
+                              storage=args.storage, study=args.study, space=space)
         print(json.dumps(run_search(config_from_args(args), search, args.output), indent=2))
         return 0
     if args.command == "promote":

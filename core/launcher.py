@@ -57,10 +57,43 @@ def start_run(cfg: TrainConfig | None, run: RunDir, resume: bool = False) -> int
         if cfg is None:
             raise ValueError("A new run needs a recipe.")
         cfg.save(run.request)
+    return spawn(train_command(run, resume), run)
+
+
+def spawn(argv: list[str], run: RunDir) -> int:
+    """Start `argv` detached (own session, so it outlives the UI), logging to run/log.txt; returns its pid."""
+    run.create()
+    run.stop_file.unlink(missing_ok=True)
     run.write_status("queued", pid=None, message="Starting…", phase="starting")
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false"}
     with run.log.open("ab") as log:
-        child = subprocess.Popen(train_command(run, resume), cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT,
+        child = subprocess.Popen(argv, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT,
                                  stdin=subprocess.DEVNULL, start_new_session=True, env=env)
     (run.path / "pid").write_text(str(child.pid))
     return child.pid
+
+
+def search_command(folder: RunDir, search) -> list[str]:
+    """The argv of a search worker over the recipe saved in the search folder."""
+    argv = [sys.executable, "-m", "core", "search", "--config", str(folder.request), "--output", str(folder.path),
+            "--trials", str(search.trials), "--method", search.method, "--metric", search.metric]
+    if search.timeout_s:
+        argv += ["--timeout", str(search.timeout_s)]
+    if search.storage:
+        argv += ["--storage", search.storage]
+    return argv
+
+
+def start_search(cfg: TrainConfig, search, folder: RunDir) -> int:
+    """Launch one search worker; the search space is written first so the worker uses the user's choice."""
+    from core.rundir import write_json_atomic
+
+    folder.create()
+    cfg.save(folder.request)
+    write_json_atomic(folder.path / "space.json", search.space)
+    return spawn([*search_command(folder, search), "--space", str(folder.path / "space.json")], folder)
+
+
+def start_promote(search_dir: RunDir, run: RunDir) -> int:
+    """Launch the final training of a search's best trial into `run`."""
+    return spawn([sys.executable, "-m", "core", "promote", str(search_dir.path), "--output", str(run.path)], run)

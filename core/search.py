@@ -176,3 +176,26 @@ def promoted_config(search_dir: str | Path) -> TrainConfig:
     if not best:
         raise ConfigError("No trial of this search has completed yet.", "Let the search run longer.")
     return dataclasses.replace(TrainConfig.from_dict(saved["recipe"]), **best["params"])
+
+
+def search_report(search_dir: str | Path) -> dict[str, Any]:
+    """Trials (number, state, value, duration, parameters), the best trial and parameter importances."""
+    folder = Path(search_dir)
+    saved = read_json(folder / "search.json")
+    if not saved:
+        return {"trials": [], "best": {}, "importances": {}, "search": {}}
+    search = SearchConfig(**{k: v for k, v in saved.items() if k != "recipe"})
+    try:
+        study = open_study(search, folder)
+    except ConfigError:
+        return {"trials": [], "best": {}, "importances": {}, "search": saved}
+    trials = [{"trial": t.number, "state": t.state.name.lower(), "value": t.value,
+               "duration_s": t.duration.total_seconds() if t.duration else None, **t.params} for t in study.trials]
+    completed = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    importances = {}
+    if len(completed) >= 4:
+        try:
+            importances = optuna.importance.get_param_importances(study)
+        except (RuntimeError, ValueError):  # e.g. every trial drew the same values
+            importances = {}
+    return {"trials": trials, "best": best_trial(study), "importances": importances, "search": saved}

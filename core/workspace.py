@@ -28,16 +28,17 @@ def safe_name(name: str, fallback: str = "project") -> str:
     return cleaned or fallback
 
 
-def runs_dir() -> Path:
-    path = workspace_home() / "runs"
+def runs_dir(kind: str = "runs") -> Path:
+    """The folder of training runs ("runs") or of searches ("searches")."""
+    path = workspace_home() / kind
     path.mkdir(exist_ok=True)
     return path
 
 
-def new_run_dir(project: str) -> RunDir:
-    """A fresh, unique run directory named by project and time."""
+def new_run_dir(project: str, kind: str = "runs") -> RunDir:
+    """A fresh, unique run (or search) directory named by project and time."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    base = runs_dir() / f"{safe_name(project)}-{stamp}"
+    base = runs_dir(kind) / f"{safe_name(project)}-{stamp}"
     path, n = base, 1
     while path.exists():
         n += 1
@@ -45,11 +46,11 @@ def new_run_dir(project: str) -> RunDir:
     return RunDir(path)
 
 
-def run_by_name(name: str) -> RunDir:
-    """A run directory of the workspace by its folder name (no path tricks allowed)."""
+def run_by_name(name: str, kind: str = "runs") -> RunDir:
+    """A run (or search) directory of the workspace by its folder name (no path tricks allowed)."""
     if not name or safe_name(name) != name:
         raise ConfigError(f"'{name}' is not a valid run name.", "Pick a run from the list.")
-    return RunDir(runs_dir() / name)
+    return RunDir(runs_dir(kind) / name)
 
 
 def list_runs() -> list[dict]:

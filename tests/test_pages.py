@@ -17,7 +17,7 @@ from tests.conftest import make_sentiment_frame
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "samples" / "banking77_sample.csv"
-STEPS = ["task", "data", "augment", "model", "hyperparameters", "train", "evaluate", "export", "runs"]
+STEPS = ["task", "data", "augment", "model", "hyperparameters", "train", "evaluate", "export", "runs", "search"]
 RUN_NAME = "tiny-run"
 PAGES = "views"  # the folder of the step scripts, as app.py names them
 
@@ -85,7 +85,7 @@ def test_every_page_runs_on_a_fresh_start(home, step):
     assert at.title, "each page has a title"
 
 
-@pytest.mark.parametrize("step", ["augment", "model", "hyperparameters", "train"])
+@pytest.mark.parametrize("step", ["augment", "model", "hyperparameters", "train", "search"])
 def test_steps_before_data_say_that_data_is_missing(home, step):
     at = open_page(step)
     assert "Data" in texts(at.info) and "first" in texts(at.info)

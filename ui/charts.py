@@ -89,3 +89,32 @@ def probabilities(scores: dict[str, float]) -> go.Figure:
     frame = frame.sort_values("probability").tail(10)
     fig = px.bar(frame, x="probability", y="label", orientation="h", text_auto=".2f")
     return _style(fig.update_xaxes(range=[0, 1]), 60 + 30 * len(frame))
+
+
+def search_history(trials: pd.DataFrame, maximize: bool) -> go.Figure:
+    """Each finished trial's validation score, and the best so far."""
+    done = trials.dropna(subset=["value"]).sort_values("trial")
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=done["trial"], y=done["value"], mode="markers", name="trial"))
+    best = done["value"].cummax() if maximize else done["value"].cummin()
+    fig.add_trace(go.Scatter(x=done["trial"], y=best, mode="lines", name="best so far"))
+    fig.update_layout(title="Optimisation history", xaxis_title="trial", yaxis_title="validation score")
+    return _style(fig)
+
+
+def parallel_params(trials: pd.DataFrame) -> go.Figure:
+    """Parallel coordinates of the numeric parameters of finished trials, coloured by score."""
+    done = trials.dropna(subset=["value"])
+    columns = [c for c in done.columns if c not in {"trial", "state", "duration_s"}
+               and pd.api.types.is_numeric_dtype(done[c])]
+    if done.empty or len(columns) < 2:
+        return _style(go.Figure().update_layout(title="Parameters (after the first finished trials)"))
+    fig = px.parallel_coordinates(done, dimensions=columns, color="value", color_continuous_scale="Viridis")
+    return _style(fig.update_layout(title="Parameters of each trial"))
+
+
+def importances(values: dict[str, float]) -> go.Figure:
+    """How much each parameter mattered (Optuna's fANOVA importances)."""
+    frame = pd.DataFrame({"parameter": list(values), "importance": list(values.values())}).sort_values("importance")
+    fig = px.bar(frame, x="importance", y="parameter", orientation="h", title="Which parameters mattered")
+    return _style(fig, 80 + 35 * len(frame))

@@ -18,7 +18,9 @@ STEPS = [  # (url path, title, icon)
     ("evaluate", "7 · Evaluate", ":material/analytics:"),
     ("export", "8 · Download", ":material/download:"),
     ("runs", "All runs", ":material/history:"),
+    ("search", "Hyperparameter search", ":material/travel_explore:"),
 ]
+WIZARD = [slug for slug, _, _ in STEPS[:8]]  # the eight numbered steps; the rest are tools
 
 
 def active_run() -> RunDir | None:
@@ -30,11 +32,20 @@ def active_run() -> RunDir | None:
     return run if run.path.exists() else None
 
 
+def active_search() -> RunDir | None:
+    """The search the Search page shows, if it still exists."""
+    name = state.wizard().get("active_search")
+    if not name:
+        return None
+    folder = run_by_name(name, kind="searches")
+    return folder if folder.path.exists() else None
+
+
 def missing(step: str) -> str:
     """What the user must do before `step` can be used ('' when ready)."""
     wiz = state.wizard()
     data_ready = bool(wiz["data"].get("train")) and wiz["data"].get("columns_ok")
-    if step in {"augment", "model", "hyperparameters", "train"} and not data_ready:
+    if step in {"augment", "model", "hyperparameters", "train", "search"} and not data_ready:
         return "Upload data and choose the text and label columns in step 2 (Data) first."
     if step in {"evaluate", "export"}:
         run = active_run()
@@ -74,7 +85,7 @@ def render_sidebar() -> None:
     wiz = state.wizard()
     with st.sidebar:
         st.caption(f"Project: **{wiz['project']}**")
-        done = [title for slug, title, _ in STEPS[:8] if is_done(slug)]
+        done = [slug for slug in WIZARD if is_done(slug)]
         st.progress(len(done) / 8, text=f"{len(done)} of 8 steps done")
         run = active_run()
         if run is not None:

@@ -1,0 +1,46 @@
+"""The search page (AppTest): controls, a finished search's trials and charts, and promotion."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.config import TrainConfig
+from core.search import SearchConfig, run_search
+from tests.conftest import make_sentiment_frame
+from tests.test_pages import by_label, home, open_page, ready_wizard, texts  # noqa: F401 - home is a fixture
+
+SEARCH_NAME = "tiny-search"
+
+
+def test_search_page_offers_methods_budget_and_space(home):  # noqa: F811
+    at = open_page("search", ready_wizard())
+    assert {"Method", "Optimise"} <= {s.label for s in at.selectbox}
+    space = by_label(at.multiselect, "Parameters to search")
+    assert "learning_rate" in space.value and "epochs" in space.value
+    assert not by_label(at.button, "Start search").disabled
+    by_label(at.selectbox, "Method").set_value("grid").run()
+    assert "combinations" in texts(at.caption)
+
+
+@pytest.fixture(scope="module")
+def finished_search(tmp_path_factory, tiny_model_dir):
+    root = tmp_path_factory.mktemp("search-home")
+    data = root / "reviews.csv"
+    make_sentiment_frame().to_csv(data, index=False)
+    cfg = TrainConfig(train=str(data), model=str(tiny_model_dir), epochs=1, batch_size=8, learning_rate=5e-3,
+                      max_length=32, evaluations_per_epoch=1, device="cpu", early_stopping_patience=0)
+    space = {"learning_rate": {"low": 1e-3, "high": 1e-2, "log": True}}
+    run_search(cfg, SearchConfig(method="random", trials=4, metric="accuracy", space=space),
+               root / "searches" / SEARCH_NAME)
+    return root, data
+
+
+@pytest.mark.slow
+def test_finished_search_shows_trials_importance_and_promotion(finished_search, monkeypatch):
+    root, data = finished_search
+    monkeypatch.setenv("FINETUNE_HOME", str(root))
+    at = open_page("search", ready_wizard(train=data, active_search=SEARCH_NAME))
+    assert "Completed" in texts(at.markdown)
+    assert len(at.dataframe) >= 1 and len(at.dataframe[0].value) == 4
+    assert "Best so far: trial" in texts(at.success)
+    assert by_label(at.button, "Promote best trial")

@@ -1,0 +1,90 @@
+"""Hyperparameter search: choose the space and budget, watch trials live, promote the best one."""
+
+import pandas as pd
+import streamlit as st
+
+from core.errors import FineTuneError
+from core.launcher import start_promote, start_search
+from core.rundir import ACTIVE_STATES
+from core.search import METHODS, SearchConfig, default_space, grid_size, search_report
+from core.workspace import new_run_dir
+from ui import charts, state, steps
+
+st.title("Hyperparameter search")
+if not steps.require("search"):
+    st.stop()
+wiz = state.wizard()
+cfg = state.config()
+st.caption("Trains several short variants of your recipe, scores each on the **validation** split, and lets you "
+           "promote the best one to a final model tested on the held-out test split.")
+
+space = default_space(cfg)
+with st.container(border=True):
+    c1, c2, c3, c4 = st.columns(4)
+    method = c1.selectbox("Method", METHODS, format_func={"tpe": "Bayesian (TPE)", "random": "Random",
+                                                          "grid": "Grid"}.get)
+    trials = c2.number_input("Trials", 2, 200, 8, help="Finished trials to reach; bad ones are pruned early.")
+    minutes = c3.number_input("Time budget (minutes, 0 = none)", 0, 24 * 60, 0)
+    metric = c4.selectbox("Optimise", ["f1_macro", "accuracy", "loss"],
+                          format_func={"f1_macro": "macro F1", "accuracy": "accuracy", "loss": "loss"}.get)
+    chosen = st.multiselect("Parameters to search", list(space), default=list(space),
+                            help="Ranges are set around your recipe; unpicked parameters keep the recipe's value.")
+    low, high = space["learning_rate"]["low"], space["learning_rate"]["high"]
+    if "learning_rate" in chosen:
+        r1, r2 = st.columns(2)
+        low = r1.number_input("Learning rate from", value=low, format="%g", step=low / 2)
+        high = r2.number_input("Learning rate to", value=high, format="%g", step=high / 2)
+    space = {name: spec for name, spec in space.items() if name in chosen}
+    if "learning_rate" in space:
+        space["learning_rate"] = {"low": min(low, high), "high": max(low, high), "log": True}
+    if method == "grid" and space:
+        st.caption(f"The grid has {grid_size(space)} combinations.")
+
+folder = steps.active_search()
+status = folder.read_status() if folder else {}
+running = status.get("state") in ACTIVE_STATES
+if st.button("Start search", type="primary", disabled=running or not space, icon=":material/play_arrow:"):
+    search = SearchConfig(method=method, trials=int(trials), timeout_s=minutes * 60 or None, metric=metric, space=space)
+    folder = new_run_dir(wiz["project"], kind="searches")
+    start_search(cfg, search, folder)
+    state.update(active_search=folder.name)
+    st.rerun()
+if folder is None:
+    st.stop()
+
+
+@st.fragment(run_every=3 if running else None)
+def live() -> None:
+    status = folder.read_status()
+    st.markdown(f"### Search `{folder.name}`: **{status.get('state', 'queued').capitalize()}**")
+    if status.get("state") in {"failed", "crashed"}:
+        st.error(status.get("message") or "The search stopped unexpectedly.")
+        st.code(folder.tail_log(20), language="text")
+    report = search_report(folder.path)
+    table = pd.DataFrame(report["trials"])
+    if table.empty:
+        st.caption("Trials appear here as they finish.")
+        return
+    if status.get("state") in ACTIVE_STATES and st.button("Stop search", icon=":material/stop:"):
+        folder.request_stop()
+    st.dataframe(table, hide_index=True)
+    c1, c2 = st.columns(2)
+    c1.plotly_chart(charts.search_history(table, metric != "loss"), key="history")
+    c2.plotly_chart(charts.parallel_params(table), key="parallel")
+    if report["importances"]:
+        st.plotly_chart(charts.importances(report["importances"]), key="importances")
+    if report["best"]:
+        best = report["best"]
+        st.success(f"Best so far: trial {best['number']} with validation {metric} {best['value']:.4f}.")
+        if st.button("Promote best trial", icon=":material/workspace_premium:",
+                     help="Trains the final model with these settings, tests it and makes it the active run."):
+            run = new_run_dir(wiz["project"])
+            start_promote(folder, run)
+            state.update(active_run=run.name)
+            st.switch_page("views/train.py")
+
+
+try:
+    live()
+except FineTuneError as exc:
+    st.error(f"**{exc.kind}:** {exc}")
