@@ -23,6 +23,7 @@ from core.rundir import RunDir, read_json, write_json_atomic
 logger = logging.getLogger(__name__)
 
 METHODS = ("tpe", "random", "grid")
+STORAGE_ATTEMPTS = 5
 FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
 
 
@@ -106,13 +107,32 @@ def open_study(search: SearchConfig, folder: Path) -> optuna.Study:
                "random": optuna.samplers.RandomSampler(),
                "grid": optuna.samplers.GridSampler(grid_of(search.space))}[search.method]
     pruner = optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=0)
+    direction = "minimize" if search.metric == "loss" else "maximize"
+    # Workers starting together race to create the schema and the study; the loser retries and joins.
+    for attempt in range(STORAGE_ATTEMPTS):
+        try:
+            return optuna.create_study(storage=storage, study_name=search.study or folder.name, sampler=sampler,
+                                       pruner=pruner, direction=direction, load_if_exists=True)
+        except ImportError as exc:
+            error = exc
+            break
+        except Exception as exc:  # noqa: BLE001 - SQLAlchemy and driver errors have no common base here
+            error = exc
+            time.sleep(0.5 * (attempt + 1))
+    shown = _without_password(storage)
+    raise ConfigError(f"The search storage '{shown}' cannot be used: "
+                      f"{str(error).replace(storage, shown).splitlines()[0][:200]}",
+                      "Check the URL, that the database server runs, and that its driver is installed.")
+
+
+def _without_password(url: str) -> str:
+    """The storage URL with any password masked, for messages."""
+    from sqlalchemy.engine import make_url
+
     try:
-        return optuna.create_study(storage=storage, study_name=search.study or folder.name, sampler=sampler,
-                                   pruner=pruner, direction="minimize" if search.metric == "loss" else "maximize",
-                                   load_if_exists=True)
-    except (ImportError, ValueError, optuna.exceptions.StorageInternalError) as exc:
-        raise ConfigError(f"The search storage '{storage}' cannot be used: {str(exc).splitlines()[0][:200]}",
-                          "Check the URL, that the database server runs, and that its driver is installed.") from None
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - an unparsable URL is shown as given; it holds no parsable password
+        return url
 
 
 def run_search(cfg: TrainConfig, search: SearchConfig, output: str | Path) -> dict[str, Any]:

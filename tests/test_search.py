@@ -91,3 +91,37 @@ def test_two_workers_share_one_sqlite_study_without_duplicates(sentiment_csv, ti
     numbers = [t.number for t in study.trials if t.state.is_finished()]
     assert len(numbers) >= 4 and len(numbers) == len(set(numbers))
     assert len(list((out / "trials").iterdir())) == len(study.trials)
+
+
+@pytest.mark.slow
+def test_two_workers_share_one_postgresql_study_without_duplicates(sentiment_csv, tiny_model_dir, tmp_path):
+    url = os.environ.get("FINETUNE_TEST_POSTGRES_URL")
+    if not url:
+        if os.environ.get("CI"):
+            pytest.fail("CI must provide FINETUNE_TEST_POSTGRES_URL (see scripts/start_postgres.sh)")
+        pytest.skip("no PostgreSQL server configured: run scripts/start_postgres.sh and export its URL")
+    out = tmp_path / "pg-search"
+    study_name = f"shared-{os.getpid()}-{tmp_path.name}"
+    recipe = tmp_path / "recipe.json"
+    tiny_recipe(sentiment_csv, tiny_model_dir).save(recipe)
+    command = [sys.executable, "-m", "core", "search", "--config", str(recipe), "--output", str(out),
+               "--trials", "4", "--method", "random", "--metric", "accuracy", "--storage", url, "--study", study_name]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    workers = [subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+               for _ in range(2)]
+    for worker in workers:
+        _, err = worker.communicate(timeout=600)
+        assert worker.returncode == 0, err.decode()[-2000:]
+    study = optuna.load_study(study_name=study_name, storage=url)
+    numbers = [t.number for t in study.trials if t.state.is_finished()]
+    assert len(numbers) >= 4 and len(numbers) == len(set(numbers))
+    assert not (out / "study.db").exists(), "the shared server was used, not a local file"
+
+
+def test_unreachable_storage_is_a_clear_error_without_the_password(tmp_path):
+    from core.errors import ConfigError
+
+    search = SearchConfig(storage="postgresql+psycopg://user:s3cret@127.0.0.1:1/nodb")
+    with pytest.raises(ConfigError) as caught:
+        open_study(search, tmp_path)
+    assert "cannot be used" in str(caught.value) and "s3cret" not in str(caught.value)
