@@ -8,6 +8,7 @@ The exported model is the untouched original with its trained head: a standard H
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from contextlib import contextmanager
 
@@ -57,6 +58,27 @@ def extract_features(backbone: nn.Module, dataset: Dataset, tokenizer, device: s
         batch = {k: v.to(device) for k, v in collator(list(rows)).items()}
         hidden = backbone(**batch).last_hidden_state[:, 0]
         features[index] = hidden.float().cpu().numpy()
+    return features
+
+
+def cached_features(backbone: nn.Module, dataset: Dataset, tokenizer, device: str, model_id: str) -> np.ndarray:
+    """`extract_features`, memoised on disk by model and exact token ids, so search trials and re-runs on the
+    same data skip the backbone entirely."""
+    from core.workspace import workspace_home
+
+    digest = hashlib.sha256(model_id.encode())
+    digest.update(str(backbone.config.to_json_string()).encode())
+    for ids in dataset["input_ids"]:
+        digest.update(np.asarray(ids, dtype=np.int32).tobytes() + b"|")
+    path = workspace_home() / "cache" / "features" / f"{digest.hexdigest()[:32]}.npy"
+    if path.exists():
+        logger.info("Reusing cached features %s", path.name)
+        return np.load(path)
+    features = extract_features(backbone, dataset, tokenizer, device)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npy")
+    np.save(tmp, features)
+    tmp.replace(path)
     return features
 
 

@@ -124,7 +124,7 @@ def training_view(cfg: TrainConfig, model, sets: dict, tokenizer, device: str, r
     run.write_status("running", phase="computing features once (frozen backbone)")
     backbone = getattr(model, model.base_model_prefix)
     views = {name: feature_cache.to_feature_dataset(
-                 feature_cache.extract_features(backbone, ds, tokenizer, device), ds["labels"])
+                 feature_cache.cached_features(backbone, ds, tokenizer, device, cfg.model), ds["labels"])
              for name, ds in sets.items()}
     with feature_cache.cached_backbone(model):
         yield model, views, True
