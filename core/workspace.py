@@ -124,3 +124,14 @@ def store_upload(project: str, filename: str, content: bytes) -> Path:
     tmp.write_bytes(content)
     os.replace(tmp, target)
     return target
+
+
+def recipe_differences(recipes: dict[str, dict]) -> list[dict]:
+    """The settings whose values differ between recipes: one row per setting, one column per run."""
+    keys = sorted({k for recipe in recipes.values() for k in recipe} - {"recipe_version"})
+    rows = []
+    for key in keys:
+        values = {name: recipe.get(key) for name, recipe in recipes.items()}
+        if len({repr(v) for v in values.values()}) > 1:
+            rows.append({"setting": key, **{name: "" if v is None else str(v) for name, v in values.items()}})
+    return rows

@@ -155,3 +155,13 @@ def test_auto_batch_size_gives_small_data_enough_steps(rows, expected):
 
 def test_explicit_batch_size_is_kept_whatever_the_data():
     assert TrainConfig(batch_size=64).resolved_for_data(100).batch_size == 64
+
+
+def test_recipe_differences_lists_only_changed_settings():
+    from core.workspace import recipe_differences
+
+    a, b = TrainConfig(train="x.csv").to_dict(), TrainConfig(train="x.csv", epochs=5, strategy="lora").to_dict()
+    rows = recipe_differences({"a": a, "b": b})
+    assert {r["setting"] for r in rows} == {"epochs", "strategy"}
+    assert next(r for r in rows if r["setting"] == "epochs") == {"setting": "epochs", "a": "3.0", "b": "5"}
+    assert recipe_differences({"a": a, "c": dict(a)}) == []

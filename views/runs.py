@@ -7,7 +7,7 @@ import streamlit as st
 
 from core.errors import FineTuneError
 from core.rundir import read_json
-from core.workspace import delete_run, list_runs, run_by_name
+from core.workspace import delete_run, list_runs, recipe_differences, run_by_name
 from ui import charts, state
 
 st.title("All runs")
@@ -41,6 +41,13 @@ if picked:
                      "test accuracy": metrics.get("accuracy"), "test macro F1": metrics.get("f1_macro"),
                      "wall time (s)": metrics.get("wall_time_s")})
     st.dataframe(pd.DataFrame(rows), hide_index=True)
+    if len(picked) > 1:
+        differences = recipe_differences({name: read_json(run_by_name(name).recipe) or {} for name in picked})
+        st.markdown("**What differs between their recipes**")
+        if differences:
+            st.dataframe(pd.DataFrame(differences), hide_index=True)
+        else:
+            st.caption("Their recipes are identical.")
 
 st.subheader("Open or delete")
 chosen = st.selectbox("Run", names)
