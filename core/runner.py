@@ -176,12 +176,30 @@ def _finish_trial(cfg: TrainConfig, run: RunDir, trainer, started: float) -> dic
     return metrics
 
 
+def training_advice(state, cfg: TrainConfig) -> list[str]:
+    """Plain hints read off the validation curve: still improving at the end, or best early (overfitting)."""
+    key = f"eval_{cfg.early_stopping_metric}"
+    evaluations = [r for r in state.log_history if key in r]
+    if len(evaluations) < 3:
+        return []
+    pick = min if cfg.early_stopping_metric == "loss" else max
+    best_index = evaluations.index(pick(evaluations, key=lambda r: r[key]))
+    if best_index == len(evaluations) - 1:
+        return ["The validation score was still improving when training ended: more epochs (or a larger "
+                "learning rate) would probably give a better model."]
+    if best_index < len(evaluations) / 3:
+        return ["The best validation score came early and later epochs did not beat it: fewer epochs, a lower "
+                "learning rate or more regularisation would train faster for the same result."]
+    return []
+
+
 def _finish(cfg: TrainConfig, run: RunDir, data, trainer, tokenizer, logits, started: float) -> dict:
     stopped = run.stop_requested()
     baselines = baseline_metrics(data.frames["train"], data.frames["test"], data.labels, cfg.seed)
     report, predictions = build_report(data.frames["test"], logits, data.labels, baselines)
     metrics = {**report["metrics"], "test_rows": report["test_rows"], "wall_time_s": round(time.time() - started, 1),
                "stopped_early": stopped, "best_checkpoint": trainer.state.best_model_checkpoint}
+    report["advice"] = training_advice(trainer.state, cfg)
     write_json_atomic(run.report, report)
     write_json_atomic(run.metrics, metrics)
     predictions.to_csv(run.path / "predictions.csv", index=False)

@@ -63,7 +63,7 @@ class StreamlitServer:
         raise RuntimeError(f"streamlit did not answer within {timeout:.0f} s:\n{self.log.read_text()}")
 
     def stop(self) -> None:
-        """Stop the server, then any training process it launched (those run in their own session)."""
+        """Stop the server, then any training or search process it launched (those run in their own session)."""
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
@@ -71,7 +71,7 @@ class StreamlitServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        for pid_file in (self.home / "runs").glob("*/pid"):
+        for pid_file in [*(self.home / "runs").glob("*/pid"), *(self.home / "searches").glob("*/pid")]:
             try:
                 os.killpg(int(pid_file.read_text().strip()), signal.SIGTERM)
             except (OSError, ValueError):

@@ -28,6 +28,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 SST2 = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "sst2"
 TRAIN_TIMEOUT_MS = 300_000
+SEARCH_TIMEOUT_MS = 480_000  # two frozen-backbone trials on two slow shared cores
+PROMOTE_TIMEOUT_MS = 360_000
 
 
 @pytest.fixture
@@ -197,3 +199,51 @@ def test_a_deep_link_to_a_fresh_server_shows_the_wizard(context, server):
     expect(page.get_by_role("heading", name="Train")).to_be_visible(timeout=120_000)
     settle(page)
     expect(page.locator('[data-testid="stSidebarNavLink"]').first).to_contain_text("1 · Task", timeout=10_000)
+
+
+def test_search_then_promote_the_best_trial(page, server):
+    """Sample data, the frozen preset, a two-trial search watched live, then the best trial trained and tested."""
+    expect(page.get_by_role("heading", name="What should your model learn?")).to_be_visible(timeout=120_000)
+    settle(page)
+    open_step(page, "data", "Your data")
+    page.get_by_role("button", name="Use a sample dataset").click()
+    expect(page.locator('[data-testid="stMetric"]').filter(has_text="Classes")).to_be_visible(timeout=120_000)
+    settle(page)
+
+    open_step(page, "hyperparameters", "Training settings")
+    page.get_by_text("Small data (frozen)", exact=True).click()  # the radio's label; its input is hidden
+    expect(page.get_by_text("Keeps the pretrained model fixed")).to_be_visible(timeout=60_000)
+    settle(page)
+    assert saved_config(server)["strategy"] == "frozen"
+
+    open_step(page, "search", "Hyperparameter search")
+    trials = page.get_by_label("Trials", exact=True)
+    trials.fill("2")
+    trials.press("Enter")
+    settle(page)
+    expect(trials).to_have_value("2")
+    page.get_by_role("button", name="Start search").click()
+    status = page.locator("h3", has_text=re.compile(r"^Search "))  # "Search <folder>: <state>"
+    expect(status).to_be_visible(timeout=120_000)
+    expect(page.get_by_text("Best so far: trial")).to_be_visible(timeout=SEARCH_TIMEOUT_MS)
+    expect(status).to_contain_text("Completed", timeout=SEARCH_TIMEOUT_MS)
+    settle(page)
+    snap(page, "search")
+
+    searches = list((server.home / "searches").iterdir())
+    assert len(searches) == 1, searches
+    trial_dirs = [path for path in (searches[0] / "trials").iterdir() if path.is_dir()]
+    assert len(trial_dirs) >= 2, trial_dirs
+
+    page.get_by_role("button", name="Promote best trial").click()
+    expect(page.get_by_role("heading", name="Train")).to_be_visible(timeout=120_000)
+    train_status = page.locator("h3", has_text="Status:")
+    expect(train_status).to_contain_text("Completed", timeout=PROMOTE_TIMEOUT_MS)
+    settle(page)
+    runs = list((server.home / "runs").iterdir())
+    assert len(runs) == 1, runs
+    assert (runs[0] / "model" / "config.json").is_file()
+
+    open_step(page, "evaluate", "Evaluation")
+    accuracy = metric_value(page, "Accuracy")
+    assert re.fullmatch(r"\d+(\.\d)?%", accuracy), accuracy

@@ -70,3 +70,19 @@ def test_baselines_on_separable_data():
     assert baselines["majority_class"]["accuracy"] == pytest.approx(0.5)
     assert baselines["tfidf_logreg"]["accuracy"] > baselines["majority_class"]["accuracy"]
     assert baselines["tfidf_logreg"]["accuracy"] >= 0.9
+
+
+def test_training_advice_reads_the_validation_curve():
+    from types import SimpleNamespace
+
+    from core.config import TrainConfig
+    from core.runner import training_advice
+
+    def state(scores):
+        return SimpleNamespace(log_history=[{"eval_f1_macro": s, "step": i} for i, s in enumerate(scores)])
+
+    cfg = TrainConfig()
+    assert "still improving" in training_advice(state([0.5, 0.6, 0.7, 0.8]), cfg)[0]
+    assert "came early" in training_advice(state([0.9, 0.6, 0.7, 0.7, 0.6, 0.5]), cfg)[0]
+    assert training_advice(state([0.5, 0.8, 0.9, 0.85]), cfg) == []
+    assert training_advice(state([0.5, 0.6]), cfg) == [], "too few points to say anything"

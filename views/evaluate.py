@@ -20,6 +20,8 @@ if not report:
 metrics = report["metrics"]
 st.caption(f"Run `{run.name}` · measured on **{report['test_rows']:,} held-out test rows** the model never saw.")
 
+for hint in report.get("advice", []):
+    st.info(hint, icon=":material/tips_and_updates:")
 baselines = report["baselines"]
 cols = st.columns(3)
 cols[0].metric("Accuracy", f"{metrics['accuracy']:.1%}",

@@ -56,6 +56,10 @@ if folder is None:
 @st.fragment(run_every=3 if running else None)
 def live() -> None:
     status = folder.read_status()
+    if running and status.get("state") not in ACTIVE_STATES:
+        # Stop polling (and enable Start search): a timer left running races the Promote click's page switch
+        # and can leave the Train page blank.
+        st.rerun(scope="app")
     st.markdown(f"### Search `{folder.name}`: **{status.get('state', 'queued').capitalize()}**")
     if status.get("state") in {"failed", "crashed"}:
         st.error(status.get("message") or "The search stopped unexpectedly.")
