@@ -205,9 +205,10 @@ def search_report(search_dir: str | Path) -> dict[str, Any]:
     if not saved:
         return {"trials": [], "best": {}, "importances": {}, "search": {}}
     search = SearchConfig(**{k: v for k, v in saved.items() if k != "recipe"})
-    try:
-        study = open_study(search, folder)
-    except ConfigError:
+    storage = search.storage or f"sqlite:///{folder.resolve() / 'study.db'}"
+    try:  # read-only: never creates a study, and logs nothing on each refresh of the page
+        study = optuna.load_study(study_name=search.study or folder.name, storage=storage)
+    except Exception:  # noqa: BLE001 - not created yet, or storage unreachable: nothing to show yet
         return {"trials": [], "best": {}, "importances": {}, "search": saved}
     trials = [{"trial": t.number, "state": t.state.name.lower(), "value": t.value,
                "duration_s": t.duration.total_seconds() if t.duration else None, **t.params} for t in study.trials]
