@@ -94,6 +94,16 @@ def start_search(cfg: TrainConfig, search, folder: RunDir) -> int:
     return spawn([*search_command(folder, search), "--space", str(folder.path / "space.json")], folder)
 
 
+def resume_search(folder: RunDir) -> int:
+    """Relaunch a stopped or crashed search: the worker joins the same study and continues its count."""
+    from core.rundir import read_json
+    from core.search import SearchConfig
+
+    saved = read_json(folder.path / "search.json") or {}
+    search = SearchConfig(**{k: v for k, v in saved.items() if k != "recipe"})
+    return spawn([*search_command(folder, search), "--space", str(folder.path / "space.json")], folder)
+
+
 def start_promote(search_dir: RunDir, run: RunDir) -> int:
     """Launch the final training of a search's best trial into `run`."""
     return spawn([sys.executable, "-m", "core", "promote", str(search_dir.path), "--output", str(run.path)], run)

@@ -44,3 +44,19 @@ def test_finished_search_shows_trials_importance_and_promotion(finished_search, 
     assert len(at.dataframe) >= 1 and len(at.dataframe[0].value) == 4
     assert "Best so far: trial" in texts(at.success)
     assert by_label(at.button, "Promote best trial")
+
+
+@pytest.mark.slow
+def test_stopped_search_offers_resume(finished_search, monkeypatch):
+    import shutil
+
+    from core.rundir import RunDir
+
+    root, data = finished_search
+    copy = root / "searches" / "stopped-search"
+    shutil.copytree(root / "searches" / SEARCH_NAME, copy, dirs_exist_ok=True)
+    RunDir(copy).write_status("stopped")
+    monkeypatch.setenv("FINETUNE_HOME", str(root))
+    at = open_page("search", ready_wizard(train=data, active_search="stopped-search"))
+    assert "Stopped" in texts(at.markdown)
+    assert by_label(at.button, "Resume search")

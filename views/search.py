@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from core.errors import FineTuneError
-from core.launcher import start_promote, start_search
+from core.launcher import resume_search, start_promote, start_search
 from core.rundir import ACTIVE_STATES
 from core.search import METHODS, SearchConfig, default_space, grid_size, search_report
 from core.workspace import new_run_dir
@@ -64,6 +64,10 @@ def live() -> None:
     if status.get("state") in {"failed", "crashed"}:
         st.error(status.get("message") or "The search stopped unexpectedly.")
         st.code(folder.tail_log(20), language="text")
+    if status.get("state") in {"failed", "crashed", "stopped"} and st.button("Resume search", icon=":material/replay:",
+                                                                             help="Continues the same study."):
+        resume_search(folder)
+        st.rerun(scope="app")
     report = search_report(folder.path)
     table = pd.DataFrame(report["trials"])
     if table.empty:
