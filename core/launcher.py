@@ -96,11 +96,9 @@ def start_search(cfg: TrainConfig, search, folder: RunDir) -> int:
 
 def resume_search(folder: RunDir) -> int:
     """Relaunch a stopped or crashed search: the worker joins the same study and continues its count."""
-    from core.rundir import read_json
-    from core.search import SearchConfig
+    from core.search import load_search
 
-    saved = read_json(folder.path / "search.json") or {}
-    search = SearchConfig(**{k: v for k, v in saved.items() if k != "recipe"})
+    search, _ = load_search(folder.path)
     return spawn([*search_command(folder, search), "--space", str(folder.path / "space.json")], folder)
 
 

@@ -185,26 +185,31 @@ def best_trial(study: optuna.Study) -> dict[str, Any]:
     return {"number": best.number, "params": best.params, "value": best.value}
 
 
+def load_search(search_dir: str | Path) -> tuple[SearchConfig, dict[str, Any]]:
+    """The search settings and the base recipe saved in search.json ({} recipe when there is none)."""
+    saved = read_json(Path(search_dir) / "search.json") or {}
+    return SearchConfig(**{k: v for k, v in saved.items() if k != "recipe"}), saved.get("recipe", {})
+
+
 def promoted_config(search_dir: str | Path) -> TrainConfig:
     """The search's base recipe with the best trial's parameters: the recipe of the final model."""
-    saved = read_json(Path(search_dir) / "search.json")
-    if not saved:
+    search, recipe = load_search(search_dir)
+    if not recipe:
         raise ConfigError(f"{search_dir} holds no search.", "Run `python -m core search` first.")
-    search = SearchConfig(**{k: v for k, v in saved.items() if k != "recipe"})
     study = open_study(search, Path(search_dir))
     best = best_trial(study)
     if not best:
         raise ConfigError("No trial of this search has completed yet.", "Let the search run longer.")
-    return dataclasses.replace(TrainConfig.from_dict(saved["recipe"]), **best["params"])
+    return dataclasses.replace(TrainConfig.from_dict(recipe), **best["params"])
 
 
 def search_report(search_dir: str | Path) -> dict[str, Any]:
     """Trials (number, state, value, duration, parameters), the best trial and parameter importances."""
     folder = Path(search_dir)
-    saved = read_json(folder / "search.json")
-    if not saved:
+    search, recipe = load_search(folder)
+    saved = {"recipe": recipe, **dataclasses.asdict(search)} if recipe else {}
+    if not recipe:
         return {"trials": [], "best": {}, "importances": {}, "search": {}}
-    search = SearchConfig(**{k: v for k, v in saved.items() if k != "recipe"})
     storage = search.storage or f"sqlite:///{folder.resolve() / 'study.db'}"
     try:  # read-only: never creates a study, and logs nothing on each refresh of the page
         study = optuna.load_study(study_name=search.study or folder.name, storage=storage)

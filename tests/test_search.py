@@ -74,22 +74,33 @@ def test_promote_without_a_completed_trial_is_a_clear_error(tmp_path):
         promoted_config(tmp_path)
 
 
-@pytest.mark.slow
-def test_two_workers_share_one_sqlite_study_without_duplicates(sentiment_csv, tiny_model_dir, tmp_path):
-    out = tmp_path / "shared-search"
+def run_two_workers(recipe_csv, model_dir, tmp_path, out, storage: str | None = None,
+                    study: str | None = None) -> optuna.Study:
+    """Two `python -m core search` processes on one study, started together; returns the study."""
+    extra = ["--storage", storage, "--study", study] if storage else []
     recipe = tmp_path / "recipe.json"
-    tiny_recipe(sentiment_csv, tiny_model_dir).save(recipe)
+    tiny_recipe(recipe_csv, model_dir).save(recipe)
     command = [sys.executable, "-m", "core", "search", "--config", str(recipe), "--output", str(out),
-               "--trials", "4", "--method", "random", "--metric", "accuracy"]
+               "--trials", "4", "--method", "random", "--metric", "accuracy", *extra]
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     workers = [subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
                for _ in range(2)]
     for worker in workers:
         _, err = worker.communicate(timeout=600)
         assert worker.returncode == 0, err.decode()[-2000:]
-    study = optuna.load_study(study_name=out.name, storage=f"sqlite:///{out / 'study.db'}")
+    return open_study(SearchConfig(storage=storage, study=study, metric="accuracy"), out)
+
+
+def assert_no_duplicates(study: optuna.Study) -> None:
     numbers = [t.number for t in study.trials if t.state.is_finished()]
     assert len(numbers) >= 4 and len(numbers) == len(set(numbers))
+
+
+@pytest.mark.slow
+def test_two_workers_share_one_sqlite_study_without_duplicates(sentiment_csv, tiny_model_dir, tmp_path):
+    out = tmp_path / "shared-search"
+    study = run_two_workers(sentiment_csv, tiny_model_dir, tmp_path, out)
+    assert_no_duplicates(study)
     assert len(list((out / "trials").iterdir())) == len(study.trials)
 
 
@@ -102,19 +113,9 @@ def test_two_workers_share_one_postgresql_study_without_duplicates(sentiment_csv
         pytest.skip("no PostgreSQL server configured: run scripts/start_postgres.sh and export its URL")
     out = tmp_path / "pg-search"
     study_name = f"shared-{os.getpid()}-{tmp_path.name}"
-    recipe = tmp_path / "recipe.json"
-    tiny_recipe(sentiment_csv, tiny_model_dir).save(recipe)
-    command = [sys.executable, "-m", "core", "search", "--config", str(recipe), "--output", str(out),
-               "--trials", "4", "--method", "random", "--metric", "accuracy", "--storage", url, "--study", study_name]
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    workers = [subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-               for _ in range(2)]
-    for worker in workers:
-        _, err = worker.communicate(timeout=600)
-        assert worker.returncode == 0, err.decode()[-2000:]
-    study = optuna.load_study(study_name=study_name, storage=url)
-    numbers = [t.number for t in study.trials if t.state.is_finished()]
-    assert len(numbers) >= 4 and len(numbers) == len(set(numbers))
+    study = run_two_workers(sentiment_csv, tiny_model_dir, tmp_path, out, storage=url, study=study_name)
+    assert study.study_name == study_name
+    assert_no_duplicates(study)
     assert not (out / "study.db").exists(), "the shared server was used, not a local file"
 
 
