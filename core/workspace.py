@@ -71,6 +71,16 @@ def list_runs() -> list[dict]:
     return sorted(rows, key=lambda r: -float(r["started"] or 0))
 
 
+def list_trials() -> dict[str, RunDir]:
+    """Every search trial's run directory, by display name 'SEARCH / trial-NNN'."""
+    trials = {}
+    for search in sorted(runs_dir("searches").iterdir()):
+        if (search / "trials").is_dir():
+            for trial in sorted((search / "trials").iterdir()):
+                trials[f"{search.name} / {trial.name}"] = RunDir(trial)
+    return trials
+
+
 def delete_run(run: RunDir) -> None:
     """Remove a run directory that is not active."""
     if run.read_status().get("state") in {"running", "stopping", "queued"}:

@@ -60,3 +60,27 @@ def test_stopped_search_offers_resume(finished_search, monkeypatch):
     at = open_page("search", ready_wizard(train=data, active_search="stopped-search"))
     assert "Stopped" in texts(at.markdown)
     assert by_label(at.button, "Resume search")
+
+
+@pytest.mark.slow
+def test_runs_page_compares_runs_with_search_trials(finished_search, monkeypatch):
+    from core.rundir import RunDir, write_json_atomic
+
+    root, data = finished_search
+    run = RunDir(root / "runs" / "plain-run")
+    run.create()
+    TrainConfig(train=str(data), epochs=7).save(run.recipe)
+    run.write_status("completed")
+    write_json_atomic(run.metrics, {"accuracy": 0.9, "f1_macro": 0.9})
+    monkeypatch.setenv("FINETUNE_HOME", str(root))
+    at = open_page("runs", ready_wizard(train=data))
+    compare = by_label(at.multiselect, "Runs and search trials to compare")
+    trial = f"{SEARCH_NAME} / trial-000"
+    assert trial in compare.options
+    compare.set_value(["plain-run", trial]).run()
+    assert not at.exception
+    table = at.dataframe[1].value
+    assert list(table["run"]) == ["plain-run", trial]
+    assert table["validation accuracy"].notna().tolist() == [False, True]
+    assert "What differs" in texts(at.markdown)
+    assert "epochs" in at.dataframe[2].value["setting"].tolist()

@@ -7,7 +7,7 @@ import streamlit as st
 
 from core.errors import FineTuneError
 from core.rundir import read_json
-from core.workspace import delete_run, list_runs, recipe_differences, run_by_name
+from core.workspace import delete_run, list_runs, list_trials, recipe_differences, run_by_name
 from ui import charts, state
 
 st.title("All runs")
@@ -26,23 +26,25 @@ st.dataframe(table[["name", "state", "started", "model", "strategy", "accuracy",
 
 names = table["name"].tolist()
 st.subheader("Compare")
-picked = st.multiselect("Runs to compare", names, default=names[: min(2, len(names))])
+candidates = {**{name: run_by_name(name) for name in names}, **list_trials()}
+picked = st.multiselect("Runs and search trials to compare", list(candidates), default=names[: min(2, len(names))])
 if picked:
-    curves = {name: run_by_name(name).read_metrics() for name in picked}
+    curves = {name: candidates[name].read_metrics() for name in picked}
     c1, c2 = st.columns(2)
     c1.plotly_chart(charts.compare_runs(curves, "eval_accuracy"), key="cmp_acc")
     c2.plotly_chart(charts.compare_runs(curves, "eval_loss"), key="cmp_loss")
     rows = []
     for name in picked:
-        run = run_by_name(name)
+        run = candidates[name]
         recipe, metrics = read_json(run.recipe) or {}, read_json(run.metrics) or {}
         rows.append({"run": name, **{k: recipe.get(k) for k in ("model", "strategy", "learning_rate", "epochs",
                                                                   "batch_size")},
+                     "validation accuracy": metrics.get("validation_accuracy"),
                      "test accuracy": metrics.get("accuracy"), "test macro F1": metrics.get("f1_macro"),
                      "wall time (s)": metrics.get("wall_time_s")})
     st.dataframe(pd.DataFrame(rows), hide_index=True)
     if len(picked) > 1:
-        differences = recipe_differences({name: read_json(run_by_name(name).recipe) or {} for name in picked})
+        differences = recipe_differences({name: read_json(candidates[name].recipe) or {} for name in picked})
         st.markdown("**What differs between their recipes**")
         if differences:
             st.dataframe(pd.DataFrame(differences), hide_index=True)
