@@ -84,3 +84,17 @@ def test_runs_page_compares_runs_with_search_trials(finished_search, monkeypatch
     assert table["validation accuracy"].notna().tolist() == [False, True]
     assert "What differs" in texts(at.markdown)
     assert "epochs" in at.dataframe[2].value["setting"].tolist()
+
+
+def test_search_space_ranges_and_choices_are_editable(home):  # noqa: F811
+    at = open_page("search", ready_wizard())
+    epochs = by_label(at.multiselect, "Epochs")
+    assert epochs.value == [1, 2, 3]
+    epochs.set_value([2, 4]).run()
+    decay = by_label(at.slider, "Weight decay")
+    assert decay.value == (0.0, 0.1)
+    decay.set_value((0.01, 0.2)).run()
+    by_label(at.selectbox, "Method").set_value("grid").run()
+    assert not at.exception
+    # lr 3 points x epochs 2 x batch 2 x weight decay 2 x warmup 2 x dropout 2 = 96
+    assert "96 combinations" in texts(at.caption)

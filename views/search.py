@@ -19,6 +19,8 @@ st.caption("Trains several short variants of your recipe, scores each on the **v
            "promote the best one to a final model tested on the held-out test split.")
 
 space = default_space(cfg)
+# Values offered for the categorical parameters (the recipe-based defaults are pre-selected).
+CANDIDATES = {"epochs": [1, 2, 3, 4, 5, 6, 8, 10, 15, 20, 30], "batch_size": [8, 16, 32, 64], "lora_r": [4, 8, 16, 32]}
 with st.container(border=True):
     c1, c2, c3, c4 = st.columns(4)
     method = c1.selectbox("Method", METHODS, format_func={"tpe": "Bayesian (TPE)", "random": "Random",
@@ -37,6 +39,17 @@ with st.container(border=True):
     space = {name: spec for name, spec in space.items() if name in chosen}
     if "learning_rate" in space:
         space["learning_rate"] = {"low": min(low, high), "high": max(low, high), "log": True}
+    columns = st.columns(3)
+    for i, (name, spec) in enumerate(sorted((n, s) for n, s in space.items() if n != "learning_rate")):
+        with columns[i % 3]:
+            if "choices" in spec:
+                picked = st.multiselect(name.replace("_", " ").capitalize(), CANDIDATES.get(name, spec["choices"]),
+                                        default=spec["choices"], key=f"space_{name}")
+                space[name] = {"choices": picked or spec["choices"]}
+            else:
+                low_high = st.slider(name.replace("_", " ").capitalize(), 0.0, 0.5, (spec["low"], spec["high"]),
+                                     step=0.01, key=f"space_{name}")
+                space[name] = {"low": low_high[0], "high": low_high[1]}
     if method == "grid" and space:
         st.caption(f"The grid has {grid_size(space)} combinations.")
 
