@@ -51,8 +51,7 @@ def start_run(cfg: TrainConfig | None, run: RunDir, resume: bool = False) -> int
     Returns:
         The child's pid.
     """
-    run.create()
-    run.stop_file.unlink(missing_ok=True)
+    run.create()  # spawn() also clears a STOP file; the request must be on disk before the child starts
     if not resume:
         if cfg is None:
             raise ValueError("A new run needs a recipe.")

@@ -100,9 +100,14 @@ class PruningCallback(TrainerCallback):
             control.should_training_stop = True
 
 
+def storage_url(search: SearchConfig, folder: Path) -> str:
+    """The study's storage: the given URL, else a SQLite file in the search folder."""
+    return search.storage or f"sqlite:///{folder.resolve() / 'study.db'}"
+
+
 def open_study(search: SearchConfig, folder: Path) -> optuna.Study:
     """Create or join the study (SQLite file in the search folder unless a storage URL is given)."""
-    storage = search.storage or f"sqlite:///{folder.resolve() / 'study.db'}"
+    storage = storage_url(search, folder)
     sampler = {"tpe": optuna.samplers.TPESampler(seed=None, n_startup_trials=3),
                "random": optuna.samplers.RandomSampler(),
                "grid": optuna.samplers.GridSampler(grid_of(search.space))}[search.method]
@@ -207,10 +212,10 @@ def search_report(search_dir: str | Path) -> dict[str, Any]:
     """Trials (number, state, value, duration, parameters), the best trial and parameter importances."""
     folder = Path(search_dir)
     search, recipe = load_search(folder)
-    saved = {"recipe": recipe, **dataclasses.asdict(search)} if recipe else {}
     if not recipe:
         return {"trials": [], "best": {}, "importances": {}, "search": {}}
-    storage = search.storage or f"sqlite:///{folder.resolve() / 'study.db'}"
+    saved = {"recipe": recipe, **dataclasses.asdict(search)}
+    storage = storage_url(search, folder)
     try:  # read-only: never creates a study, and logs nothing on each refresh of the page
         study = optuna.load_study(study_name=search.study or folder.name, storage=storage)
     except Exception:  # noqa: BLE001 - not created yet, or storage unreachable: nothing to show yet
