@@ -49,18 +49,53 @@ def normalize_text(text: str) -> str:
     return WHITESPACE.sub(" ", str(text)).strip().lower()
 
 
+def row_key(frame: pd.DataFrame) -> pd.Series:
+    """What makes two inputs the same: the normalised text, and the normalised second text of a pair."""
+    key = frame["text"].map(normalize_text)
+    if "text_pair" in frame.columns:
+        key = key + "\x00" + frame["text_pair"].map(normalize_text)
+    return key
+
+
+def _blank(values: pd.Series) -> pd.Series:
+    return values.fillna("").astype(str).str.strip() == ""
+
+
 def drop_empty(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str], str]:
-    """Remove rows whose text or label is missing or blank."""
-    text = frame["text"].fillna("").astype(str).str.strip()
-    label = frame["label"].fillna("").astype(str).str.strip()
-    keep = (text != "") & (label != "")
-    return frame[keep], [str(t)[:100] for t in frame.loc[~keep, "text"].head(5)], ""
+    """Remove rows whose text (either text of a pair) or label is missing or blank."""
+    empty = _blank(frame["text"]) | _blank(frame["label"])
+    if "text_pair" in frame.columns:
+        empty |= _blank(frame["text_pair"])
+    return frame[~empty], [str(t)[:100] for t in frame.loc[empty, "text"].head(5)], ""
+
+
+def drop_empty_text(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str], str]:
+    """Remove rows with no text (multi-label rows may rightly have no label)."""
+    empty = _blank(frame["text"])
+    if "text_pair" in frame.columns:
+        empty |= _blank(frame["text_pair"])
+    return frame[~empty], [str(t)[:100] for t in frame.loc[empty, "text"].head(5)], ""
+
+
+def repair_tags(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str], str]:
+    """Rewrite NER tags as valid IOB2 (an I- that starts an entity becomes B-); no row is removed."""
+    from core.ner import repair_bio
+
+    repaired = [repair_bio(tags.split()) for tags in frame["label"]]
+    changed = sum(n for _, n in repaired)
+    examples = [f"{' '.join(t)} → {' '.join(r)}"[:120] for t, (r, n) in
+                zip(frame["label"].str.split(), repaired, strict=True) if n][:5]
+    warning = (f"Repaired {changed} tag(s) that broke the BIO scheme (an I- tag starting an entity became B-)."
+               if changed else "")
+    return frame.assign(label=[" ".join(r) for r, _ in repaired]), examples, warning
 
 
 def normalize_whitespace(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str], str]:
     """Trim texts and collapse whitespace runs (rows are kept, only their text changes)."""
     cleaned = frame["text"].astype(str).map(lambda t: WHITESPACE.sub(" ", t).strip())
     changed = frame.loc[cleaned != frame["text"].astype(str), "text"].head(5).tolist()
+    if "text_pair" in frame.columns:
+        frame = frame.assign(text_pair=frame["text_pair"].astype(str).map(lambda t: WHITESPACE.sub(" ", t).strip()))
     return frame.assign(text=cleaned), [repr(t)[:100] for t in changed], ""
 
 
@@ -76,7 +111,7 @@ def normalize_labels(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str], str]
 
 def drop_duplicates(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str], str]:
     """Keep the first of several rows with the same normalised text and label."""
-    keys = frame["text"].map(normalize_text) + "\x00" + frame["label"].astype(str)
+    keys = row_key(frame) + "\x00" + frame["label"].astype(str)
     duplicated = keys.duplicated()
     return frame[~duplicated], frame.loc[duplicated, "text"].head(5).astype(str).tolist(), ""
 
@@ -99,8 +134,8 @@ def make_rare_label_filter(min_examples: int) -> Step:
 
 def drop_leaked(frame: pd.DataFrame, held_out: pd.DataFrame) -> tuple[pd.DataFrame, StepReport]:
     """Remove training rows whose normalised text also appears in held-out data (train/test leakage)."""
-    seen = set(held_out["text"].map(normalize_text))
-    leaked = frame["text"].map(normalize_text).isin(seen)
+    seen = set(row_key(held_out))
+    leaked = row_key(frame).isin(seen)
     report = StepReport("drop_leaked", "Drop training rows that also appear in validation or test data",
                         len(frame), int((~leaked).sum()), frame.loc[leaked, "text"].head(5).astype(str).tolist())
     return frame[~leaked], report
@@ -108,6 +143,8 @@ def drop_leaked(frame: pd.DataFrame, held_out: pd.DataFrame) -> tuple[pd.DataFra
 
 STEP_DESCRIPTIONS = {
     "drop_empty": "Drop rows with empty text or label",
+    "drop_empty_text": "Drop rows with empty text",
+    "repair_tags": "Repair tags that break the BIO scheme",
     "normalize_whitespace": "Trim and collapse whitespace",
     "normalize_labels": "Merge label spellings that differ in case or spaces",
     "drop_duplicates": "Drop exact duplicate rows (same text and label)",
@@ -116,11 +153,14 @@ STEP_DESCRIPTIONS = {
 
 
 def build_steps(*, drop_empty_rows: bool = True, whitespace: bool = True, labels: bool = True,
-                duplicates: bool = True, min_examples: int = 0) -> list[tuple[str, Step]]:
+                duplicates: bool = True, min_examples: int = 0, label_required: bool = True,
+                tags: bool = False) -> list[tuple[str, Step]]:
     """The cleaning pipeline the recipe asks for, in a fixed order."""
     steps: list[tuple[str, Step]] = []
     if drop_empty_rows:
-        steps.append(("drop_empty", drop_empty))
+        steps.append(("drop_empty", drop_empty) if label_required else ("drop_empty_text", drop_empty_text))
+    if tags:
+        steps.append(("repair_tags", repair_tags))
     if whitespace:
         steps.append(("normalize_whitespace", normalize_whitespace))
     if labels:

@@ -9,7 +9,7 @@ import logging
 import sys
 from pathlib import Path
 
-from core.config import TrainConfig, describe_options
+from core.config import METRICS, TASKS, TrainConfig, describe_options
 from core.errors import FineTuneError
 
 logger = logging.getLogger("core")
@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=text)
         sub.add_argument("run_dir", help="The run directory.")
     models = commands.add_parser("models", help="List the model catalogue.")
-    models.add_argument("--task", default="text-classification")
+    models.add_argument("--task", default="text-classification", choices=TASKS)
     return parser
 
 
@@ -77,8 +77,8 @@ def add_search_parser(commands) -> None:
     search.add_argument("--trials", type=int, default=8, help="Finished trials the study should reach.")
     search.add_argument("--timeout", type=float, default=None, help="Stop starting trials after this many seconds.")
     search.add_argument("--method", choices=["tpe", "random", "grid"], default="tpe", help="Sampler.")
-    search.add_argument("--metric", choices=["f1_macro", "accuracy", "loss"], default="f1_macro",
-                        help="Validation metric to optimise (never the test split).")
+    search.add_argument("--metric", choices=METRICS, default="auto",
+                        help="Validation metric to optimise (never the test split); auto: the task's headline one.")
     search.add_argument("--storage", default=None,
                         help="Optuna storage URL (default: SQLite file in --output); e.g. postgresql://...")
     search.add_argument("--study", default=None, help="Study name (default: the --output folder name).")

@@ -16,12 +16,20 @@ from core.errors import ConfigError
 
 RECIPE_VERSION = 1
 
-TASKS = ("text-classification",)
+TASKS = ("text-classification", "multi-label-classification", "text-regression", "token-classification")
 STRATEGIES = ("full", "frozen", "top_layers", "lora")
 OPTIMIZERS = ("adamw", "adam", "sgd")
 SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup")
 DEVICES = ("auto", "cpu", "cuda")
-METRICS = ("f1_macro", "accuracy", "loss")
+# Validation metrics per task: the first is the task's default ("auto") for early stopping and search.
+TASK_METRICS = {
+    "text-classification": ("f1_macro", "accuracy", "loss"),
+    "multi-label-classification": ("f1_micro", "f1_macro", "accuracy", "loss"),
+    "text-regression": ("rmse", "spearman", "pearson", "mae", "r2", "loss"),
+    "token-classification": ("f1", "precision", "recall", "accuracy", "loss"),
+}
+METRICS = ("auto", *dict.fromkeys(m for names in TASK_METRICS.values() for m in names))
+LOWER_IS_BETTER = {"loss", "rmse", "mae"}
 
 # Learning rates that work per strategy when the user leaves it on "auto": a new head alone
 # needs a much larger step than the whole network (ULMFiT, Howard & Ruder 2018; peft docs for LoRA).
@@ -44,8 +52,14 @@ class TrainConfig:
     train: str = _opt("", "Training data file (CSV, TSV, JSON, JSONL, Parquet or Excel).", "data")
     validation: str | None = _opt(None, "Optional validation file; otherwise split from the training file.", "data")
     test: str | None = _opt(None, "Optional test file; otherwise split from the training file.", "data")
-    text_column: str = _opt("text", "Column holding the input text.", "data")
-    label_column: str = _opt("label", "Column holding the label to predict.", "data")
+    text_column: str = _opt("text", "Column holding the input text (for NER: the list of tokens).", "data")
+    label_column: str = _opt("label", "Column holding the label, the labels, the number or the tags to predict.",
+                             "data")
+    text_pair_column: str | None = _opt(None, "Optional second text column: each example is a pair of texts "
+                                        "(e.g. question and answer, two sentences to compare).", "data")
+    label_separator: str = _opt(",", "Multi-label: the character between the labels of one row.", "data")
+    scale_target: bool = _opt(True, "Regression: train on a standardised target (undone in the exported model).",
+                              "data")
     validation_size: float = _opt(0.1, "Share of rows held out for validation when no file is given.", "data")
     test_size: float = _opt(0.1, "Share of rows held out for the final test when no file is given.", "data")
     max_train_rows: int | None = _opt(None, "Use at most this many training rows (a seeded sample).", "data")
@@ -79,7 +93,8 @@ class TrainConfig:
     label_smoothing: float = _opt(0.0, "Softens the targets; helps with noisy labels.", "regularization")
     early_stopping_patience: int = _opt(3, "Stop after this many evaluations without improvement (0 = off).",
                                         "regularization")
-    early_stopping_metric: str = _opt("f1_macro", "Validation metric that picks the best checkpoint.",
+    early_stopping_metric: str = _opt("auto", "Validation metric that picks the best checkpoint (auto: the "
+                                      "task's headline metric).",
                                       "regularization", choices=METRICS)
     evaluations_per_epoch: int = _opt(2, "Validation passes per epoch (more points on the charts).", "training")
     max_length: int = _opt(128, "Longest input in tokens; longer texts are truncated.", "training")
@@ -94,8 +109,13 @@ class TrainConfig:
         _check(self.optimizer in OPTIMIZERS, f"Unknown optimizer '{self.optimizer}'.", f"Use {'/'.join(OPTIMIZERS)}.")
         _check(self.scheduler in SCHEDULERS, f"Unknown scheduler '{self.scheduler}'.", f"Use {'/'.join(SCHEDULERS)}.")
         _check(self.device in DEVICES, f"Unknown device '{self.device}'.", f"Use {'/'.join(DEVICES)}.")
-        _check(self.early_stopping_metric in METRICS, f"Unknown metric '{self.early_stopping_metric}'.",
-               f"Use {'/'.join(METRICS)}.")
+        allowed = ("auto", *TASK_METRICS[self.task])
+        _check(self.early_stopping_metric in allowed,
+               f"The metric '{self.early_stopping_metric}' does not apply to {self.task}.", f"Use {'/'.join(allowed)}.")
+        _check(self.label_separator != "", "The label separator is empty.", "Use a character such as ',' or ';'.")
+        _check(self.text_pair_column is None or self.task in {"text-classification", "multi-label-classification",
+                                                              "text-regression"},
+               "Text pairs apply to classification and regression only.", "Clear the second text column.")
         _check(self.epochs > 0, "Epochs must be positive.", "Set --epochs to 1 or more.")
         _check((self.batch_size is None or self.batch_size >= 1) and self.gradient_accumulation >= 1,
                "Batch size must be at least 1.",
@@ -117,10 +137,16 @@ class TrainConfig:
         _check(self.trainable_layers >= 1 and self.lora_r >= 1, "Layer count and LoRA rank must be at least 1.",
                "Try 2 layers or rank 8.")
 
+    @property
+    def best_metric(self) -> str:
+        """The validation metric that picks the best checkpoint ('auto' resolved for the task)."""
+        metric = self.early_stopping_metric
+        return headline_metric(self.task) if metric == "auto" else metric
+
     def resolved(self) -> TrainConfig:
         """A copy with every 'auto' choice replaced by the concrete value it stands for."""
         lr = self.learning_rate or DEFAULT_LEARNING_RATES[self.strategy]
-        return dataclasses.replace(self, learning_rate=lr)
+        return dataclasses.replace(self, learning_rate=lr, early_stopping_metric=self.best_metric)
 
     def resolved_for_data(self, train_rows: int) -> TrainConfig:
         """A copy with an 'auto' batch size chosen for the amount of training data.
@@ -178,6 +204,16 @@ def describe_options() -> list[dict[str, Any]]:
 def option_help(name: str) -> str:
     """The one-line help of option `name`."""
     return next(f.metadata["help"] for f in dataclasses.fields(TrainConfig) if f.name == name)
+
+
+def headline_metric(task: str) -> str:
+    """The metric a task is judged by first (what 'auto' resolves to)."""
+    return TASK_METRICS.get(task, TASK_METRICS["text-classification"])[0]
+
+
+def greater_is_better(metric: str) -> bool:
+    """Whether a larger value of `metric` (with or without an eval_/validation_ prefix) is better."""
+    return metric.removeprefix("eval_").removeprefix("validation_") not in LOWER_IS_BETTER
 
 
 def _check(ok: bool, problem: str, fix: str) -> None:

@@ -7,13 +7,26 @@ import shutil
 import zipfile
 from pathlib import Path
 
+from core import tasks
 from core.config import TrainConfig
-from core.modeling import merge_for_export
+from core.modeling import bake_target_scale, merge_for_export
 from core.rundir import RunDir
+
+PIPELINES = {tasks.CLASSIFICATION: "text-classification", tasks.MULTI_LABEL: "text-classification",
+             tasks.REGRESSION: "text-classification", tasks.NER: "token-classification"}
+CARD_METRICS = {tasks.CLASSIFICATION: ("accuracy", "f1_macro"), tasks.MULTI_LABEL: ("f1_micro", "f1_macro", "accuracy"),
+                tasks.REGRESSION: ("rmse", "mae", "r2", "pearson", "spearman"),
+                tasks.NER: ("f1", "precision", "recall")}
+WHAT = {tasks.CLASSIFICATION: "classify text into {n} classes: {labels}.",
+        tasks.MULTI_LABEL: "tag text with any of {n} labels (several may apply): {labels}. A label applies when its "
+                           "score reaches {threshold} (tuned on validation data).",
+        tasks.REGRESSION: "predict the number '{labels}' from text, in its own units (the target scaling used "
+                          "in training is folded into the weights).",
+        tasks.NER: "mark entities of {n} types in text: {labels}."}
 
 CARD_TEMPLATE = """---
 library_name: transformers
-pipeline_tag: text-classification
+pipeline_tag: {pipeline_tag}
 base_model: {base_model}
 tags:
 - finetune-studio
@@ -21,16 +34,12 @@ tags:
 
 # {title}
 
-Fine-tuned with FineTune Studio from **{base_model}** ({strategy} fine-tuning) to classify text into
-{n_labels} classes: {labels}.
+Fine-tuned with FineTune Studio from **{base_model}** ({strategy} fine-tuning) to {what}
 
 ## Use
 
 ```python
-from transformers import pipeline
-
-classifier = pipeline("text-classification", model="path/to/this/folder")
-classifier("{example}")
+{usage}
 ```
 
 ## Data
@@ -39,10 +48,7 @@ classifier("{example}")
 
 ## Test results ({test_rows} held-out rows)
 
-| model | accuracy | macro F1 |
-|---|---|---|
-| this model | {accuracy:.4f} | {f1_macro:.4f} |
-{baseline_rows}
+{results}
 
 ## Recipe
 
@@ -54,27 +60,61 @@ Re-run exactly with `python -m core train --config finetune_recipe.json --output
 """
 
 
-def write_model_card(folder: Path, cfg: TrainConfig, data_report: dict, report: dict) -> None:
+def usage_snippet(task: str, location: str = "path/to/this/folder", example: str = "An example sentence.",
+                  pair: bool = False) -> str:
+    """The few lines that load the exported model with the matching `transformers.pipeline`."""
+    example = example[:80].replace('"', "'").replace("\\", "")
+    call = f'{{"text": "{example}", "text_pair": "A second text."}}' if pair else f'"{example}"'
+    if task == tasks.NER:
+        return ("from transformers import pipeline\n\n"
+                f'tagger = pipeline("token-classification", model="{location}", aggregation_strategy="simple")\n'
+                f"tagger({call})")
+    if task == tasks.REGRESSION:
+        return ("from transformers import pipeline\n\n"
+                f'scorer = pipeline("text-classification", model="{location}", function_to_apply="none")\n'
+                f'scorer({call})[0]["score"]  # the predicted number')
+    top_k = ", top_k=None" if task == tasks.MULTI_LABEL else ""
+    return ("from transformers import pipeline\n\n"
+            f'classifier = pipeline("text-classification", model="{location}"{top_k})\n'
+            f"classifier({call})")
+
+
+def results_table(task: str, report: dict) -> str:
+    """Markdown table of the task's metrics for this model and each baseline."""
+    names = CARD_METRICS.get(task, CARD_METRICS[tasks.CLASSIFICATION])
+    rows = [("this model", report["metrics"])] + [(f"baseline: {n.replace('_', ' ')}", m)
+                                                  for n, m in report.get("baselines", {}).items()]
+    lines = ["| model | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+    lines += [f"| {label} | " + " | ".join(f"{m.get(k, float('nan')):.4f}" for k in names) + " |"
+              for label, m in rows]
+    return "\n".join(lines)
+
+
+def write_model_card(folder: Path, cfg: TrainConfig, data_report: dict, report: dict, threshold: float = 0.5) -> None:
     """Write README.md (the Hugging Face model card) into the model folder."""
     rows = data_report.get("rows", {})
     data_summary = "\n".join(
         [f"- {name}: {n} rows" for name, n in rows.items()]
         + [f"- source files: {', '.join(Path(p).name for p in data_report.get('files', {}).values())}"]
         + [f"- warning: {w}" for w in data_report.get("warnings", [])])
-    baseline_rows = "\n".join(f"| baseline: {name.replace('_', ' ')} | {m['accuracy']:.4f} | {m['f1_macro']:.4f} |"
-                              for name, m in report.get("baselines", {}).items())
-    errors = report.get("errors") or [{"text": "An example sentence."}]
+    labels = report["labels"] if cfg.task != tasks.NER else report.get("entity_types", [])
+    if cfg.task == tasks.REGRESSION:
+        labels = [cfg.label_column]
+    examples = report.get("errors") or report.get("sentences") or [{"text": "An example sentence."}]
+    example = examples[0].get("text") or " ".join(examples[0].get("tokens", []))
     text = CARD_TEMPLATE.format(
         title=f"{cfg.task} model fine-tuned from {cfg.model}", base_model=cfg.model, strategy=cfg.strategy,
-        n_labels=len(report["labels"]), labels=", ".join(report["labels"][:20]), data_summary=data_summary,
-        test_rows=report["test_rows"], baseline_rows=baseline_rows,
-        example=str(errors[0]["text"])[:80].replace('"', "'").replace("\\", ""),
-        recipe=json.dumps(cfg.to_dict(), indent=2), **report["metrics"])
+        pipeline_tag=PIPELINES.get(cfg.task, "text-classification"),
+        what=WHAT[cfg.task].format(n=len(labels), labels=", ".join(labels[:20]), threshold=threshold),
+        usage=usage_snippet(cfg.task, example=str(example), pair=bool(cfg.text_pair_column)),
+        data_summary=data_summary, test_rows=report["test_rows"], results=results_table(cfg.task, report),
+        recipe=json.dumps(cfg.to_dict(), indent=2))
     (folder / "README.md").write_text(text, encoding="utf-8")
 
 
-def export_model(run: RunDir, model, tokenizer, cfg: TrainConfig, data_report: dict, report: dict) -> Path:
-    """Save the model (LoRA merged) + tokenizer + card + recipe to run/model and zip it all.
+def export_model(run: RunDir, model, tokenizer, cfg: TrainConfig, data_report: dict, report: dict,
+                 scaler: tuple[float, float] = (0.0, 1.0), threshold: float = 0.5) -> Path:
+    """Save the model (LoRA merged, regression scaling folded in) + tokenizer + card + recipe, and zip it all.
 
     Returns:
         The path of the zip archive.
@@ -83,10 +123,13 @@ def export_model(run: RunDir, model, tokenizer, cfg: TrainConfig, data_report: d
     if target.exists():
         shutil.rmtree(target)
     plain = merge_for_export(model)
+    bake_target_scale(plain, *scaler)
+    if cfg.task == tasks.MULTI_LABEL:
+        plain.config.finetune_threshold = threshold
     plain.save_pretrained(target, safe_serialization=True)
     tokenizer.save_pretrained(target)
     cfg.save(target / "finetune_recipe.json")
-    write_model_card(target, cfg, data_report, report)
+    write_model_card(target, cfg, data_report, report, threshold)
     return zip_run(run)
 
 

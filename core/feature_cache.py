@@ -41,7 +41,8 @@ class CachedBackbone(nn.Module):
 
 def supports_cache(model: nn.Module) -> bool:
     """Whether the model's head reads only the first token, so cached features are exact."""
-    return getattr(model.config, "model_type", "") in FIRST_TOKEN_HEADS and not hasattr(model, "peft_config")
+    return (getattr(model.config, "model_type", "") in FIRST_TOKEN_HEADS and not hasattr(model, "peft_config")
+            and type(model).__name__.endswith("ForSequenceClassification"))
 
 
 @torch.inference_mode()

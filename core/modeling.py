@@ -7,8 +7,15 @@ import os
 
 import torch
 from torch import nn
-from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, PreTrainedModel
+from transformers import (
+    AutoConfig,
+    AutoModelForSequenceClassification,
+    AutoModelForTokenClassification,
+    AutoTokenizer,
+    PreTrainedModel,
+)
 
+from core import tasks
 from core.catalogue import resolve_model
 from core.config import TrainConfig
 from core.errors import ConfigError, ModelError
@@ -63,17 +70,49 @@ def load_tokenizer(choice: str):
     return _from_pretrained(AutoTokenizer, location, source)
 
 
+PROBLEM_TYPES = {tasks.CLASSIFICATION: "single_label_classification", tasks.REGRESSION: "regression",
+                 tasks.MULTI_LABEL: "multi_label_classification"}
+
+
 def load_classifier(cfg: TrainConfig, labels: list[str]) -> PreTrainedModel:
-    """A sequence-classification model with a new head for `labels`, dropout set as the recipe asks."""
+    """The pretrained model with a new head for the task and `labels`, dropout set as the recipe asks.
+
+    Regression has one output named after the target; NER gets a token-classification head.
+    """
     location, source = resolve_model(cfg.model)
+    extra = {"problem_type": PROBLEM_TYPES[cfg.task]} if cfg.task in PROBLEM_TYPES else {}
     config = _from_pretrained(AutoConfig, location, source, num_labels=len(labels),
-                              id2label=dict(enumerate(labels)), label2id={name: i for i, name in enumerate(labels)})
+                              id2label=dict(enumerate(labels)), label2id={name: i for i, name in enumerate(labels)},
+                              **extra)
     if cfg.dropout is not None:
         for key in DROPOUT_KEYS:
             if getattr(config, key, None) is not None:
                 setattr(config, key, cfg.dropout)
-    model = _from_pretrained(AutoModelForSequenceClassification, location, source, config=config)
+    loader = AutoModelForTokenClassification if cfg.task == tasks.NER else AutoModelForSequenceClassification
+    model = _from_pretrained(loader, location, source, config=config)
     return apply_strategy(model, cfg)
+
+
+def output_layer(model: nn.Module) -> nn.Linear:
+    """The head's final linear layer: the last Linear outside the backbone producing `num_labels` outputs."""
+    prefix = getattr(model, "base_model_prefix", "")
+    found = [m for name, m in model.named_modules() if isinstance(m, nn.Linear) and not name.startswith(prefix + ".")
+             and m.out_features == model.config.num_labels]
+    if not found:
+        raise ConfigError("This model's head has no final linear layer to rescale.", "Turn off target scaling.")
+    return found[-1]
+
+
+@torch.no_grad()
+def bake_target_scale(model: PreTrainedModel, mean: float, std: float) -> None:
+    """Fold a standardised target back into the head (y = std·out + mean), so the saved model predicts in the
+    target's own units with any plain `transformers` pipeline."""
+    if (mean, std) == (0.0, 1.0):
+        return
+    layer = output_layer(model)
+    layer.weight.mul_(std)
+    if layer.bias is not None:
+        layer.bias.mul_(std).add_(mean)
 
 
 def _layer_stack(backbone: nn.Module) -> nn.ModuleList:
@@ -91,7 +130,8 @@ def apply_strategy(model: PreTrainedModel, cfg: TrainConfig) -> nn.Module:
     if cfg.strategy == "lora":
         from peft import LoraConfig, TaskType, get_peft_model
 
-        lora = LoraConfig(task_type=TaskType.SEQ_CLS, r=cfg.lora_r, lora_alpha=cfg.lora_alpha,
+        kind = TaskType.TOKEN_CLS if cfg.task == tasks.NER else TaskType.SEQ_CLS
+        lora = LoraConfig(task_type=kind, r=cfg.lora_r, lora_alpha=cfg.lora_alpha,
                           lora_dropout=cfg.lora_dropout)
         try:
             return get_peft_model(model, lora)

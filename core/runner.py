@@ -13,15 +13,15 @@ from pathlib import Path
 import torch
 from transformers import PrinterCallback, set_seed
 
-from core import augmentation, feature_cache
-from core.config import TrainConfig
+from core import augmentation, feature_cache, tasks
+from core.config import TrainConfig, greater_is_better
 from core.errors import ConfigError, FineTuneError, ResourceError
-from core.evaluation import baseline_metrics, build_report
+from core.evaluation import baseline_metrics, build_task_report, tune_threshold
 from core.export import export_model
 from core.modeling import count_parameters, load_classifier, load_tokenizer, pick_device
 from core.preparation import prepare_data
 from core.rundir import RunDir, write_json_atomic
-from core.training import build_trainer, predict_logits, tokenize_frame
+from core.training import build_trainer, predict_with_labels, tokenize_frame
 
 logger = logging.getLogger(__name__)
 
@@ -144,10 +144,12 @@ def _train(cfg: TrainConfig, run: RunDir, resume: bool, callbacks: list, validat
     logger.info("Model %s: %d of %d parameters train (%s); device %s.", cfg.model, trainable, total,
                 cfg.strategy, device)
     run.write_status("running", phase="tokenising", parameters={"trainable": trainable, "total": total})
-    sets = {name: tokenize_frame(frame, tokenizer, data.labels, cfg.max_length) for name, frame in data.frames.items()}
+    scaler = tasks.target_scaler(data.frames["train"], cfg)
+    sets = {name: tokenize_frame(frame, tokenizer, data.labels, cfg.max_length, cfg.task, cfg.label_separator, scaler)
+            for name, frame in data.frames.items()}
     with training_view(cfg, model, sets, tokenizer, device, run) as (train_model, views, cached):
         trainer = build_trainer(cfg, train_model, tokenizer, views["train"], views["validation"], run, device,
-                                cached=cached)
+                                cached=cached, labels=data.labels, scaler=scaler)
         trainer.remove_callback(PrinterCallback)  # our RunDirCallback logs every record already
         for callback in callbacks:
             trainer.add_callback(callback)
@@ -156,17 +158,19 @@ def _train(cfg: TrainConfig, run: RunDir, resume: bool, callbacks: list, validat
         if validation_only:
             return _finish_trial(cfg, run, trainer, started)
         run.write_status("running", phase="evaluating on the test split")
-        logits = predict_logits(trainer, views["test"])
-    return _finish(cfg, run, data, trainer, tokenizer, logits, started)
+        outputs = predict_with_labels(trainer, views["test"])
+        threshold = tune_threshold(*predict_with_labels(trainer, views["validation"])) \
+            if cfg.task == tasks.MULTI_LABEL else 0.5
+    return _finish(cfg, run, data, trainer, tokenizer, outputs, started, scaler, threshold)
 
 
 def _finish_trial(cfg: TrainConfig, run: RunDir, trainer, started: float) -> dict:
     """Best validation scores of a search trial; its checkpoints are deleted (trials keep no model)."""
-    evaluations = [r for r in trainer.state.log_history if f"eval_{cfg.early_stopping_metric}" in r]
+    evaluations = [r for r in trainer.state.log_history if f"eval_{cfg.best_metric}" in r]
     if not evaluations:
         raise ConfigError("The trial ended before its first validation.", "Give trials at least one epoch.")
-    key = f"eval_{cfg.early_stopping_metric}"
-    pick = min if cfg.early_stopping_metric == "loss" else max
+    key = f"eval_{cfg.best_metric}"
+    pick = max if greater_is_better(cfg.best_metric) else min
     best = pick(evaluations, key=lambda r: r[key])
     metrics = {f"validation_{k.removeprefix('eval_')}": v for k, v in best.items() if k.startswith("eval_")}
     metrics.update(wall_time_s=round(time.time() - started, 1), best_step=best.get("step"))
@@ -178,11 +182,11 @@ def _finish_trial(cfg: TrainConfig, run: RunDir, trainer, started: float) -> dic
 
 def training_advice(state, cfg: TrainConfig) -> list[str]:
     """Plain hints read off the validation curve: still improving at the end, or best early (overfitting)."""
-    key = f"eval_{cfg.early_stopping_metric}"
+    key = f"eval_{cfg.best_metric}"
     evaluations = [r for r in state.log_history if key in r]
     if len(evaluations) < 3:
         return []
-    pick = min if cfg.early_stopping_metric == "loss" else max
+    pick = max if greater_is_better(cfg.best_metric) else min
     best_index = evaluations.index(pick(evaluations, key=lambda r: r[key]))
     if best_index == len(evaluations) - 1:
         return ["The validation score was still improving when training ended: more epochs (or a larger "
@@ -193,10 +197,16 @@ def training_advice(state, cfg: TrainConfig) -> list[str]:
     return []
 
 
-def _finish(cfg: TrainConfig, run: RunDir, data, trainer, tokenizer, logits, started: float) -> dict:
+def _finish(cfg: TrainConfig, run: RunDir, data, trainer, tokenizer, outputs, started: float,
+            scaler: tuple[float, float], threshold: float) -> dict:
     stopped = run.stop_requested()
-    baselines = baseline_metrics(data.frames["train"], data.frames["test"], data.labels, cfg.seed)
-    report, predictions = build_report(data.frames["test"], logits, data.labels, baselines)
+    train, test = data.frames["train"], data.frames["test"]
+    baselines = baseline_metrics(train, test, data.labels, cfg.seed, cfg.task, cfg.label_separator)
+    logits, label_ids = outputs
+    if cfg.task == tasks.REGRESSION:
+        logits = logits.reshape(-1) * scaler[1] + scaler[0]
+    report, predictions = build_task_report(cfg.task, test, logits, data.labels, baselines, label_ids, threshold,
+                                            cfg.label_separator)
     metrics = {**report["metrics"], "test_rows": report["test_rows"], "wall_time_s": round(time.time() - started, 1),
                "stopped_early": stopped, "best_checkpoint": trainer.state.best_model_checkpoint}
     report["advice"] = training_advice(trainer.state, cfg)
@@ -204,9 +214,9 @@ def _finish(cfg: TrainConfig, run: RunDir, data, trainer, tokenizer, logits, sta
     write_json_atomic(run.metrics, metrics)
     predictions.to_csv(run.path / "predictions.csv", index=False)
     run.write_status("running", phase="exporting the model")
-    export_model(run, trainer.model, tokenizer, cfg, data.report, report)
+    export_model(run, trainer.model, tokenizer, cfg, data.report, report, scaler=scaler, threshold=threshold)
     final = "stopped" if stopped else "completed"
     run.write_status(final, phase="done", ended=time.time(), metrics=report["metrics"],
                      message="Stopped on request; the best model so far was evaluated and exported." if stopped else "")
-    logger.info("Test accuracy %.4f, macro-F1 %.4f (%s).", metrics["accuracy"], metrics["f1_macro"], final)
+    logger.info("Test %s (%s).", " ".join(f"{k}={v:.4f}" for k, v in report["metrics"].items()), final)
     return metrics

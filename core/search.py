@@ -16,7 +16,7 @@ from typing import Any
 import optuna
 from transformers import TrainerCallback
 
-from core.config import TrainConfig
+from core.config import TASK_METRICS, TrainConfig, greater_is_better, headline_metric
 from core.errors import ConfigError
 from core.rundir import RunDir, read_json, write_json_atomic
 
@@ -34,7 +34,7 @@ class SearchConfig:
     method: str = "tpe"
     trials: int = 8
     timeout_s: float | None = None
-    metric: str = "f1_macro"
+    metric: str = "auto"
     storage: str | None = None
     study: str | None = None
     space: dict[str, Any] = dataclasses.field(default_factory=dict)
@@ -112,7 +112,7 @@ def open_study(search: SearchConfig, folder: Path) -> optuna.Study:
                "random": optuna.samplers.RandomSampler(),
                "grid": optuna.samplers.GridSampler(grid_of(search.space))}[search.method]
     pruner = optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=0)
-    direction = "minimize" if search.metric == "loss" else "maximize"
+    direction = "maximize" if greater_is_better(search.metric) else "minimize"
     # Workers starting together race to create the schema and the study; the loser retries and joins.
     for attempt in range(STORAGE_ATTEMPTS):
         try:
@@ -155,6 +155,10 @@ def run_search(cfg: TrainConfig, search: SearchConfig, output: str | Path) -> di
     folder = RunDir(output)
     folder.create()
     cfg.validate()
+    search.metric = headline_metric(cfg.task) if search.metric == "auto" else search.metric
+    if search.metric not in TASK_METRICS[cfg.task]:
+        raise ConfigError(f"The metric '{search.metric}' does not apply to {cfg.task}.",
+                          f"Use {', '.join(TASK_METRICS[cfg.task])}.")
     search.space = search.space or default_space(cfg)
     write_json_atomic(folder.path / "search.json", {"recipe": cfg.to_dict(), **dataclasses.asdict(search)})
     study = open_study(search, folder.path)

@@ -11,6 +11,7 @@ import torch
 from datasets import Dataset
 from torch.utils.data import SequentialSampler
 from transformers import (
+    DataCollatorForTokenClassification,
     DataCollatorWithPadding,
     EarlyStoppingCallback,
     Trainer,
@@ -18,25 +19,65 @@ from transformers import (
     default_data_collator,
 )
 
+from core import ner, tasks
 from core.callbacks import FinalEvaluationCallback, RunDirCallback
-from core.config import TrainConfig
-from core.evaluation import compute_trainer_metrics
+from core.config import TrainConfig, greater_is_better
+from core.evaluation import metrics_function
 from core.modeling import use_bf16
 from core.rundir import RunDir
 
 
-def tokenize_frame(frame: pd.DataFrame, tokenizer, labels: list[str], max_length: int) -> Dataset:
-    """Tokenise (text, label) rows without padding; the collator pads each batch to its own longest row."""
+def tokenize_frame(frame: pd.DataFrame, tokenizer, labels: list[str], max_length: int,
+                   task: str = tasks.CLASSIFICATION, separator: str = ",",
+                   scaler: tuple[float, float] = (0.0, 1.0)) -> Dataset:
+    """Tokenise rows without padding (the collator pads each batch to its own longest row), with task labels.
+
+    Args:
+        frame: Prepared rows (see core.tasks for the columns of each task).
+        labels: Output names in id order.
+        max_length: Truncation length in tokens (pairs are truncated longest-first).
+        task: Decides the label encoding: class id, multi-hot vector, standardised number or per-token tag ids.
+        separator: Between the labels of a multi-label row.
+        scaler: (mean, std) that standardise a regression target.
+    """
+    if task == tasks.NER:
+        return _tokenize_words(frame, tokenizer, labels, max_length)
+    columns = {"text": frame["text"].astype(str).tolist()}
+    if "text_pair" in frame.columns:
+        columns["text_pair"] = frame["text_pair"].astype(str).tolist()
     index = {label: i for i, label in enumerate(labels)}
-    dataset = Dataset.from_dict({"text": frame["text"].astype(str).tolist(),
-                                 "labels": frame["label"].map(index).astype(int).tolist()})
+    if task == tasks.REGRESSION:
+        mean, std = scaler
+        columns["labels"] = ((frame["label"].astype(float) - mean) / std).tolist()
+    elif task == tasks.MULTI_LABEL:
+        columns["labels"] = [[float(name in set(tasks.split_labels(v, separator))) for name in labels]
+                             for v in frame["label"]]
+    else:
+        columns["labels"] = frame["label"].map(index).astype(int).tolist()
+    dataset = Dataset.from_dict(columns)
 
     def encode(batch: dict) -> dict:
-        encoded = tokenizer(batch["text"], truncation=True, max_length=max_length)
+        encoded = tokenizer(batch["text"], batch.get("text_pair"), truncation=True, max_length=max_length)
         encoded["length"] = [len(ids) for ids in encoded["input_ids"]]
         return encoded
 
-    return dataset.map(encode, batched=True, remove_columns=["text"], desc="Tokenising")
+    return dataset.map(encode, batched=True, remove_columns=[c for c in ("text", "text_pair") if c in columns],
+                       desc="Tokenising")
+
+
+def _tokenize_words(frame: pd.DataFrame, tokenizer, labels: list[str], max_length: int) -> Dataset:
+    """Pre-split words → sub-word tokens, the first piece of each word carrying its tag id (see ner.align_labels)."""
+    index = {label: i for i, label in enumerate(labels)}
+    dataset = Dataset.from_dict({"tokens": [list(map(str, t)) for t in frame["tokens"]],
+                                 "tags": [[index[t] for t in v.split()] for v in frame["label"]]})
+
+    def encode(batch: dict) -> dict:
+        encoded = tokenizer(batch["tokens"], is_split_into_words=True, truncation=True, max_length=max_length)
+        encoded["labels"] = [ner.align_labels(encoded.word_ids(i), tags) for i, tags in enumerate(batch["tags"])]
+        encoded["length"] = [len(ids) for ids in encoded["input_ids"]]
+        return encoded
+
+    return dataset.map(encode, batched=True, remove_columns=["tokens", "tags"], desc="Tokenising")
 
 
 def steps_per_epoch(rows: int, cfg: TrainConfig) -> int:
@@ -49,7 +90,7 @@ def build_training_args(cfg: TrainConfig, run: RunDir, train_rows: int, device: 
     """TrainingArguments that evaluate and checkpoint in step, keep the best model, and log often."""
     per_epoch = steps_per_epoch(train_rows, cfg)
     eval_every = max(1, per_epoch // cfg.evaluations_per_epoch)
-    metric = cfg.early_stopping_metric
+    metric = cfg.best_metric
     optim_args = {"optim": "sgd", "optim_args": f"momentum={cfg.momentum}"} if cfg.optimizer == "sgd" else {}
     return TrainingArguments(
         output_dir=str(run.checkpoints),
@@ -69,7 +110,7 @@ def build_training_args(cfg: TrainConfig, run: RunDir, train_rows: int, device: 
         save_total_limit=2,
         load_best_model_at_end=True,
         metric_for_best_model=f"eval_{metric}",
-        greater_is_better=metric != "loss",
+        greater_is_better=greater_is_better(metric),
         logging_strategy="steps",
         logging_steps=max(1, min(eval_every, per_epoch // 20)),
         # Sorting into batches of similar length removes most padding: the largest CPU speed-up available.
@@ -105,16 +146,37 @@ def sort_by_length(dataset: Dataset) -> tuple[Dataset, np.ndarray]:
 
 def predict_logits(trainer: Trainer, dataset: Dataset) -> np.ndarray:
     """Model outputs for every row, in the dataset's own order, computed in length-sorted batches."""
+    return predict_with_labels(trainer, dataset)[0]
+
+
+def predict_with_labels(trainer: Trainer, dataset: Dataset) -> tuple[np.ndarray, np.ndarray | None]:
+    """(outputs, label ids) for every row in the dataset's own order; token outputs are padded with -100."""
     ordered, order = sort_by_length(dataset)
-    outputs = trainer.predict(ordered).predictions
-    outputs = outputs[0] if isinstance(outputs, tuple) else outputs
-    logits = np.empty_like(outputs)
-    logits[order] = outputs
-    return logits
+    result = trainer.predict(ordered)
+    outputs = result.predictions[0] if isinstance(result.predictions, tuple) else result.predictions
+
+    def unsort(values: np.ndarray | None) -> np.ndarray | None:
+        if values is None:
+            return None
+        out = np.empty_like(values)
+        out[order] = values
+        return out
+
+    return unsort(outputs), unsort(result.label_ids)
+
+
+def collator(task: str, tokenizer, cached: bool):
+    """Dynamic padding per batch; token labels are padded with the ignore index."""
+    if cached:
+        return default_data_collator
+    if task == tasks.NER:
+        return DataCollatorForTokenClassification(tokenizer, label_pad_token_id=ner.IGNORE_INDEX)
+    return DataCollatorWithPadding(tokenizer)
 
 
 def build_trainer(cfg: TrainConfig, model, tokenizer, train: Dataset, validation: Dataset, run: RunDir,
-                  device: str, cached: bool = False) -> Trainer:
+                  device: str, cached: bool = False, labels: list[str] | None = None,
+                  scaler: tuple[float, float] = (0.0, 1.0)) -> Trainer:
     """A Trainer wired to the run directory, with early stopping and the recipe's optimizer.
 
     With `cached`, the datasets hold precomputed features (see core.feature_cache) instead of tokens.
@@ -125,7 +187,6 @@ def build_trainer(cfg: TrainConfig, model, tokenizer, train: Dataset, validation
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=cfg.early_stopping_patience))
     optimizer = (torch.optim.Adam, {"lr": cfg.learning_rate}) if cfg.optimizer == "adam" else None
     return OrderedEvalTrainer(model=model, args=args, train_dataset=train, eval_dataset=sort_by_length(validation)[0],
-                   data_collator=default_data_collator if cached else DataCollatorWithPadding(tokenizer),
-                   processing_class=tokenizer,
-                   compute_metrics=compute_trainer_metrics, callbacks=callbacks,
+                   data_collator=collator(cfg.task, tokenizer, cached), processing_class=tokenizer,
+                   compute_metrics=metrics_function(cfg.task, labels or [], scaler), callbacks=callbacks,
                    optimizer_cls_and_kwargs=optimizer)

@@ -29,7 +29,7 @@ def test_a_training_file_is_required():
     ({"optimizer": "lion"}, "Unknown optimizer"),
     ({"scheduler": "wavy"}, "Unknown scheduler"),
     ({"device": "tpu"}, "Unknown device"),
-    ({"early_stopping_metric": "bleu"}, "Unknown metric"),
+    ({"early_stopping_metric": "bleu"}, "does not apply"),
     ({"batch_size": 0}, "Batch size"),
     ({"gradient_accumulation": 0}, "Batch size"),
     ({"max_length": 4}, "Max length"),

@@ -7,7 +7,8 @@ import pytest
 
 from core.config import TrainConfig
 from core.errors import DataError
-from core.preparation import prepare_data, sort_labels
+from core.preparation import prepare_data
+from core.tasks import sort_labels
 from tests.conftest import make_sentiment_frame
 
 
