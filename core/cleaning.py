@@ -58,7 +58,7 @@ def row_key(frame: pd.DataFrame) -> pd.Series:
 
 
 def _blank(values: pd.Series) -> pd.Series:
-    return values.fillna("").astype(str).str.strip() == ""
+    return values.isna() | (values.astype(str).str.strip() == "")
 
 
 def drop_empty(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str], str]:

@@ -244,3 +244,25 @@ def target_scaler(train: pd.DataFrame, cfg: TrainConfig) -> tuple[float, float]:
     values = train["label"].astype(float)
     std = float(values.std(ddof=0))
     return float(values.mean()), std if std > 0 and math.isfinite(std) else 1.0
+
+
+PAIR_NAMES = (("sentence1", "sentence2"), ("question", "answer"), ("premise", "hypothesis"), ("text_a", "text_b"),
+              ("query", "passage"), ("question1", "question2"), ("text", "text_pair"))
+
+
+def guess_roles(frame: pd.DataFrame, task: str) -> dict[str, str | None]:
+    """Best guesses for the task's columns: {'text', 'text_pair', 'label'} (None where nothing fits)."""
+    from core.tables import describe_columns, guess_columns
+
+    if task == NER:
+        return {"text": _pick(frame, "", TOKEN_COLUMNS), "text_pair": None, "label": _pick(frame, "", TAG_COLUMNS)}
+    text, label = guess_columns(frame)
+    lower = {str(c).lower(): c for c in frame.columns}
+    pair = next(((lower[a], lower[b]) for a, b in PAIR_NAMES if a in lower and b in lower), None)
+    if pair:
+        text = pair[0]
+    if task == REGRESSION:
+        numeric = [c["column"] for c in describe_columns(frame) if c["kind"] == "number" and c["distinct"] > 2]
+        named = [c for c in numeric if str(c).lower() in {"score", "target", "rating", "value", "label", "y"}]
+        label = (named or numeric or [label])[0]
+    return {"text": text, "text_pair": pair[1] if pair else None, "label": label}

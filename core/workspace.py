@@ -8,6 +8,7 @@ import shutil
 import time
 from pathlib import Path
 
+from core.config import headline_metric
 from core.errors import ConfigError
 from core.rundir import RunDir, read_json, write_json_atomic
 
@@ -53,6 +54,12 @@ def run_by_name(name: str, kind: str = "runs") -> RunDir:
     return RunDir(runs_dir(kind) / name)
 
 
+def headline(task: str | None, metrics: dict) -> dict:
+    """The metric a run is judged by, as {'metric': name, 'score': value}, for tables across tasks."""
+    name = headline_metric(task or "text-classification")
+    return {"metric": name, "score": metrics.get(name)}
+
+
 def list_runs() -> list[dict]:
     """Every run in the workspace, newest first, with status and headline metrics."""
     rows = []
@@ -67,6 +74,7 @@ def list_runs() -> list[dict]:
                      "started": status.get("started") or path.stat().st_mtime, "model": recipe.get("model"),
                      "strategy": recipe.get("strategy"), "task": recipe.get("task"),
                      "accuracy": metrics.get("accuracy"), "f1_macro": metrics.get("f1_macro"),
+                     **headline(recipe.get("task"), metrics),
                      "project": recipe.get("project_hint") or path.name.rsplit("-", 2)[0]})
     return sorted(rows, key=lambda r: -float(r["started"] or 0))
 

@@ -8,8 +8,11 @@ import plotly.graph_objects as go
 
 TEMPLATE = "plotly_white"
 TITLES = {"loss": "Loss", "accuracy": "Validation accuracy", "learning_rate": "Learning rate",
-          "f1_macro": "Validation macro F1"}
-BOUNDED = {"accuracy", "f1_macro", "eval_accuracy", "eval_f1_macro"}
+          "f1_macro": "Validation macro F1", "f1_micro": "Validation micro F1", "f1": "Validation entity F1",
+          "rmse": "Validation RMSE", "mae": "Validation MAE", "r2": "Validation R²", "pearson": "Validation Pearson r",
+          "spearman": "Validation Spearman ρ", "precision": "Validation precision", "recall": "Validation recall"}
+BOUNDED = {f"{prefix}{name}" for prefix in ("", "eval_")
+           for name in ("accuracy", "f1_macro", "f1_micro", "f1", "precision", "recall")}
 
 
 def _style(fig: go.Figure, height: int = 320) -> go.Figure:
@@ -18,11 +21,16 @@ def _style(fig: go.Figure, height: int = 320) -> go.Figure:
     return fig
 
 
-def class_balance(counts: dict[str, int]) -> go.Figure:
-    """Bar chart of examples per class, largest first."""
+def class_balance(counts: dict[str, int], title: str = "Examples per class (training split)") -> go.Figure:
+    """Bar chart of examples per class (or label, or entity type), largest first."""
     frame = pd.DataFrame({"label": list(map(str, counts)), "examples": list(counts.values())})
     frame = frame.sort_values("examples", ascending=False)
-    return _style(px.bar(frame, x="label", y="examples", title="Examples per class (training split)"))
+    return _style(px.bar(frame, x="label", y="examples", title=title))
+
+
+def target_histogram(values: list[float]) -> go.Figure:
+    """Distribution of a regression target."""
+    return _style(px.histogram(x=values, nbins=40, title="Target values (training split)", labels={"x": "target"}))
 
 
 def token_histogram(lengths: list[int], max_length: int) -> go.Figure:

@@ -11,9 +11,23 @@ import streamlit as st
 from core.config import TrainConfig
 from core.launcher import REPO_ROOT
 from core.preparation import PreparedData, prepare_data
-from core.tables import guess_columns, load_table
+from core.tasks import guess_roles, load_split
 
-SAMPLES = {"banking77": REPO_ROOT / "samples" / "banking77_sample.csv"}
+SAMPLES = {"banking77": REPO_ROOT / "samples" / "banking77_sample.csv",
+           "wnut17": REPO_ROOT / "samples" / "wnut17_sample.jsonl",
+           "wnut17_types": REPO_ROOT / "samples" / "wnut17_types_sample.csv"}
+# The sample offered on the Data step of each task (none for regression: see samples/README.md).
+SAMPLE_FOR_TASK = {
+    "text-classification": {"name": "banking77", "about": "360 banking questions in 6 intents (BANKING77, CC BY 4.0).",
+                            "columns": {"text_column": "text", "label_column": "label", "text_pair_column": None}},
+    "token-classification": {"name": "wnut17", "about": "400 tweets tagged with 6 entity types (WNUT-17, CC BY 4.0).",
+                             "columns": {"text_column": "tokens", "label_column": "ner_tags"}},
+    "multi-label-classification": {"name": "wnut17_types",
+                                   "about": "400 tweets labelled with the entity types they mention (WNUT-17, "
+                                            "CC BY 4.0).",
+                                   "columns": {"text_column": "text", "label_column": "entity_types",
+                                               "label_separator": ";", "text_pair_column": None}},
+}
 
 
 def _stamp(path: str | None) -> float:
@@ -21,17 +35,18 @@ def _stamp(path: str | None) -> float:
 
 
 @st.cache_data(max_entries=8, show_spinner="Reading the file…")
-def _load(path: str, stamp: float) -> pd.DataFrame:
-    return load_table(path)
+def _load(path: str, stamp: float, task: str) -> pd.DataFrame:
+    return load_split(path, TrainConfig(task=task, train=path))
 
 
-def cached_table(path: str) -> pd.DataFrame:
-    """The uploaded table (re-read only when the file changes)."""
-    return _load(path, _stamp(path))
+def cached_table(path: str, task: str = "text-classification") -> pd.DataFrame:
+    """The uploaded table as the task reads it (CoNLL for NER), re-read only when the file changes."""
+    return _load(path, _stamp(path), task)
 
 
-def guess(table: pd.DataFrame) -> tuple[str | None, str | None]:
-    return guess_columns(table)
+def guess(table: pd.DataFrame, task: str = "text-classification") -> dict[str, str | None]:
+    """Likely columns for the task's roles: text, text_pair, label."""
+    return guess_roles(table, task)
 
 
 @st.cache_data(max_entries=8, show_spinner="Cleaning and splitting…")

@@ -6,7 +6,7 @@ from typing import Any
 
 import streamlit as st
 
-from core.config import describe_options
+from core.config import TASK_METRICS, describe_options
 from ui import state
 
 OPTIONS = {o["name"]: o for o in describe_options()}
@@ -18,9 +18,21 @@ LABELS = {"learning_rate": "Learning rate", "epochs": "Epochs", "batch_size": "B
           "evaluations_per_epoch": "Validations per epoch"}
 CHOICES = {"full": "Full fine-tuning", "frozen": "Frozen backbone, new head", "top_layers": "Top layers only",
            "lora": "LoRA adapters", "adamw": "AdamW", "adam": "Adam", "sgd": "SGD with momentum",
-           "f1_macro": "macro F1", "accuracy": "accuracy", "loss": "validation loss", "auto": "automatic (GPU if any)",
+           "auto": "automatic (GPU if any)",
            "cpu": "CPU", "cuda": "GPU (CUDA)", "linear": "linear decay", "cosine": "cosine decay",
            "constant": "constant", "constant_with_warmup": "constant after warm-up"}
+METRIC_NAMES = {"f1_macro": "macro F1", "f1_micro": "micro F1", "accuracy": "accuracy", "loss": "validation loss",
+                "rmse": "RMSE (lower is better)", "mae": "MAE (lower is better)", "r2": "R²", "pearson": "Pearson r",
+                "spearman": "Spearman ρ", "f1": "entity F1", "precision": "entity precision",
+                "recall": "entity recall", "auto": "automatic (the task's headline metric)"}
+CHOICES.update({k: v for k, v in METRIC_NAMES.items() if k != "auto"})
+
+
+def metric_choices(task: str) -> list[str]:
+    """The validation metrics that apply to a task, headline first."""
+    return list(TASK_METRICS.get(task, TASK_METRICS["text-classification"]))
+
+
 # Options that only matter for one strategy or optimizer: shown, but disabled otherwise.
 APPLIES_WHEN = {"trainable_layers": ("strategy", {"top_layers"}), "lora_r": ("strategy", {"lora"}),
                 "lora_alpha": ("strategy", {"lora"}), "lora_dropout": ("strategy", {"lora"}),
@@ -51,7 +63,11 @@ def option_widget(name: str, disabled: bool = False) -> None:
     common: dict[str, Any] = {"help": option["help"], "key": state.option_key(name), "disabled": disabled}
     if kind == "bool":
         return option_checkbox(name)
-    if "choices" in option:
+    if name == "early_stopping_metric":
+        choices = ["auto", *metric_choices(config["task"])]
+        value = st.selectbox(label_of(name), choices, index=choices.index(current) if current in choices else 0,
+                             format_func=lambda c: METRIC_NAMES.get(c, c), **common)
+    elif "choices" in option:
         choices = list(option["choices"])
         value = st.selectbox(label_of(name), choices, index=choices.index(current),
                              format_func=lambda c: CHOICES.get(c, c), **common)

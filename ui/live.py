@@ -6,8 +6,9 @@ import time
 
 import streamlit as st
 
+from core.config import headline_metric
 from core.launcher import start_run
-from core.rundir import ACTIVE_STATES, RunDir
+from core.rundir import ACTIVE_STATES, RunDir, read_json
 from ui import charts
 
 BADGES = {"queued": ("Starting", "blue"), "running": ("Running", "blue"), "stopping": ("Stopping", "orange"),
@@ -53,6 +54,13 @@ def _progress(status: dict) -> None:
     cols[2].metric("Phase", status.get("phase", "—"))
 
 
+def run_metric(run: RunDir) -> str:
+    """The validation metric a run is judged by (its recipe's, else its task's headline metric)."""
+    recipe = read_json(run.recipe) or {}
+    metric = recipe.get("early_stopping_metric", "auto")
+    return headline_metric(recipe.get("task", "text-classification")) if metric in {"auto", "loss"} else metric
+
+
 def _body(run: RunDir) -> str:
     status = run.read_status()
     state = status.get("state", "queued")
@@ -64,11 +72,11 @@ def _body(run: RunDir) -> str:
     _progress(status)
     records = run.read_metrics()
     if not records:
-        st.caption("Charts of loss, validation accuracy and learning rate appear after the first training steps.")
+        st.caption("Charts of loss, the validation metric and learning rate appear after the first training steps.")
     else:
         c1, c2, c3 = st.columns(3)
         c1.plotly_chart(charts.training_curves(records, "loss"), key="loss")
-        c2.plotly_chart(charts.training_curves(records, "accuracy"), key="acc")
+        c2.plotly_chart(charts.training_curves(records, run_metric(run)), key="acc")
         c3.plotly_chart(charts.training_curves(records, "learning_rate"), key="lr")
     with st.expander("Log", expanded=state in {"failed", "crashed"}):
         st.code(run.tail_log(40) or "(no output yet)", language="text")

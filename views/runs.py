@@ -9,6 +9,8 @@ from core.errors import FineTuneError
 from core.rundir import read_json
 from core.workspace import delete_run, list_runs, list_trials, recipe_differences, run_by_name
 from ui import charts, state
+from ui.forms import METRIC_NAMES
+from ui.live import run_metric
 
 st.title("All runs")
 runs = list_runs()
@@ -18,11 +20,10 @@ if not runs:
 
 table = pd.DataFrame(runs)
 table["started"] = table["started"].map(lambda t: dt.datetime.fromtimestamp(float(t)).strftime("%Y-%m-%d %H:%M"))
-table["accuracy"] = table["accuracy"].astype(float) * 100
-st.dataframe(table[["name", "state", "started", "model", "strategy", "accuracy", "f1_macro"]], hide_index=True,
-             column_config={"name": "run", "state": "status",
-                            "accuracy": st.column_config.NumberColumn("test accuracy", format="%.1f%%"),
-                            "f1_macro": st.column_config.NumberColumn("test macro F1", format="%.3f")})
+table["metric"] = table["metric"].map(lambda m: METRIC_NAMES.get(m, m))
+st.dataframe(table[["name", "state", "started", "task", "model", "strategy", "metric", "score"]], hide_index=True,
+             column_config={"name": "run", "state": "status", "metric": "headline test metric",
+                            "score": st.column_config.NumberColumn("test score", format="%.4f")})
 
 names = table["name"].tolist()
 st.subheader("Compare")
@@ -31,7 +32,8 @@ picked = st.multiselect("Runs and search trials to compare", list(candidates), d
 if picked:
     curves = {name: candidates[name].read_metrics() for name in picked}
     c1, c2 = st.columns(2)
-    c1.plotly_chart(charts.compare_runs(curves, "eval_accuracy"), key="cmp_acc")
+    metric = run_metric(candidates[picked[0]])
+    c1.plotly_chart(charts.compare_runs(curves, f"eval_{metric}"), key="cmp_acc")
     c2.plotly_chart(charts.compare_runs(curves, "eval_loss"), key="cmp_loss")
     rows = []
     for name in picked:
@@ -39,8 +41,8 @@ if picked:
         recipe, metrics = read_json(run.recipe) or {}, read_json(run.metrics) or {}
         rows.append({"run": name, **{k: recipe.get(k) for k in ("model", "strategy", "learning_rate", "epochs",
                                                                   "batch_size")},
-                     "validation accuracy": metrics.get("validation_accuracy"),
-                     "test accuracy": metrics.get("accuracy"), "test macro F1": metrics.get("f1_macro"),
+                     f"validation {METRIC_NAMES.get(metric, metric)}": metrics.get(f"validation_{metric}"),
+                     f"test {METRIC_NAMES.get(metric, metric)}": metrics.get(metric),
                      "wall time (s)": metrics.get("wall_time_s")})
     st.dataframe(pd.DataFrame(rows), hide_index=True)
     if len(picked) > 1:

@@ -3,12 +3,13 @@
 import pandas as pd
 import streamlit as st
 
+from core.config import greater_is_better
 from core.errors import FineTuneError
 from core.launcher import resume_search, start_promote, start_search
 from core.rundir import ACTIVE_STATES
 from core.search import METHODS, SearchConfig, default_space, grid_size, search_report
 from core.workspace import new_run_dir
-from ui import charts, state, steps
+from ui import charts, forms, state, steps
 
 st.title("Hyperparameter search")
 if not steps.require("search"):
@@ -27,8 +28,8 @@ with st.container(border=True):
                                                           "grid": "Grid"}.get)
     trials = c2.number_input("Trials", 2, 200, 8, help="Finished trials to reach; bad ones are pruned early.")
     minutes = c3.number_input("Time budget (minutes, 0 = none)", 0, 24 * 60, 0)
-    metric = c4.selectbox("Optimise", ["f1_macro", "accuracy", "loss"],
-                          format_func={"f1_macro": "macro F1", "accuracy": "accuracy", "loss": "loss"}.get)
+    metric = c4.selectbox("Optimise", forms.metric_choices(cfg.task), format_func=forms.METRIC_NAMES.get,
+                          help="Measured on the validation split, never on the test split.")
     chosen = st.multiselect("Parameters to search", list(space), default=list(space),
                             help="Ranges are set around your recipe; unpicked parameters keep the recipe's value.")
     low, high = space["learning_rate"]["low"], space["learning_rate"]["high"]
@@ -90,7 +91,7 @@ def live() -> None:
         folder.request_stop()
     st.dataframe(table, hide_index=True)
     c1, c2 = st.columns(2)
-    c1.plotly_chart(charts.search_history(table, metric != "loss"), key="history")
+    c1.plotly_chart(charts.search_history(table, greater_is_better(metric)), key="history")
     c2.plotly_chart(charts.parallel_params(table), key="parallel")
     if report["importances"]:
         st.plotly_chart(charts.importances(report["importances"]), key="importances")

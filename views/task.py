@@ -31,11 +31,12 @@ choice = st.radio("Task", list(titles), format_func=titles.get, index=list(title
                   horizontal=True)
 task = next(t for t in tasks if t["id"] == choice)
 if not task["available"]:
-    st.warning(f"{task['title']} is not available yet. Choose text classification for now.")
+    st.warning(f"{task['title']} is not available yet. Choose one of the text tasks for now.")
 else:
     if choice != wiz["task"]:
-        state.update(task=choice)
-        state.update_config(task=choice)
+        # Columns and metrics mean different things per task: map them again on the Data step.
+        state.update(task=choice, data={**wiz["data"], "columns_ok": False})
+        state.update_config(task=choice, early_stopping_metric="auto", text_pair_column=None)
     st.subheader(task["title"])
     st.write(task["summary"])
     st.info(task["explanation"], icon=":material/lightbulb:")
