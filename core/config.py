@@ -133,6 +133,9 @@ class TrainConfig:
         unknown = check_names(self.augment)
         _check(not unknown, f"Unknown augmentation(s): {', '.join(unknown)}.", f"Use {', '.join(AUGMENTERS)}.")
         _check(self.augment_copies >= 0, "Augmented copies cannot be negative.", "Use 0 to turn it off.")
+        _check(self.task != "token-classification" or not (self.augment and self.augment_copies),
+               "Word-level augmentation would break the word-to-tag alignment of NER data.",
+               "Turn augmentation off (no augmentations or 0 copies) for named entities.")
         _check(self.evaluations_per_epoch >= 1, "Evaluate at least once per epoch.", "Set it to 1 or more.")
         _check(self.trainable_layers >= 1 and self.lora_r >= 1, "Layer count and LoRA rank must be at least 1.",
                "Try 2 layers or rank 8.")

@@ -89,3 +89,11 @@ def test_multi_label_sample_uses_its_separator_and_counts_labels(home):
     assert "rows have none" in texts(at.caption)
     by_label(at.text_input, "Separator between labels").set_value("|").run()
     assert metric_values(at)["Labels"] != "6"  # each cell is now read as one label set
+
+
+def test_augment_step_explains_that_ner_is_not_augmented(home):
+    wizard = wizard_for("token-classification")
+    wizard["data"] = {"train": "samples/wnut17_sample.jsonl", "source_name": "x", "columns_ok": True}
+    at = open_page("augment", wizard)
+    assert "off for named entities" in texts(at.info)
+    assert not at.multiselect

@@ -220,3 +220,8 @@ def test_ner_run_scores_entities_and_exports_a_token_classification_pipeline(tin
     assert isinstance(tagger("Ada flew to Rome"), list)
     config = json.loads((tmp_path / "run" / "model" / "config.json").read_text())
     assert config["architectures"] == ["BertForTokenClassification"]
+
+
+def test_ner_refuses_word_augmentation():
+    with pytest.raises(ConfigError, match="alignment"):
+        TrainConfig(task="token-classification", train="x.jsonl", augment=["random_swap"], augment_copies=1).validate()

@@ -11,6 +11,11 @@ st.title("Augmentation")
 if not steps.require("augment"):
     st.stop()
 cfg = state.wizard()["config"]
+if cfg["task"] == "token-classification":
+    st.info("Text augmentation is off for named entities: swapping, deleting or inserting words would move the "
+            "words away from their tags. Go on to the model.", icon=":material/info:")
+    st.page_link("views/model.py", label="Next: choose a model", icon=":material/arrow_forward:")
+    st.stop()
 st.write("Augmentation adds slightly altered copies of your training rows, so the model sees more variety. "
          "It helps most with small datasets. Validation and test rows are never altered.")
 
