@@ -247,3 +247,45 @@ def test_search_then_promote_the_best_trial(page, server):
     open_step(page, "evaluate", "Evaluation")
     accuracy = metric_value(page, "Accuracy")
     assert re.fullmatch(r"\d+(\.\d)?%", accuracy), accuracy
+
+
+def test_named_entities_from_the_sample_to_highlighted_sentences(page, server, tmp_path):
+    """NER end to end: pick the task, the WNUT-17 sample, one epoch, train, see entities highlighted, try it."""
+    expect(page.get_by_role("heading", name="What should your model learn?")).to_be_visible(timeout=120_000)
+    settle(page)
+    page.get_by_text("Named entities (NER)", exact=True).click()
+    expect(page.get_by_text("B-TYPE on the first word")).to_be_visible(timeout=60_000)
+    settle(page)
+    snap(page, "task-ner")
+
+    open_step(page, "data", "Your data")
+    page.get_by_role("button", name="Use a sample dataset").click()
+    expect(page.locator('[data-testid="stMetric"]').filter(has_text="Entity types")).to_be_visible(timeout=120_000)
+    settle(page)
+    assert metric_value(page, "Entity types") == "6"
+    assert (saved_config(server)["text_column"], saved_config(server)["label_column"]) == ("tokens", "ner_tags")
+    snap(page, "data-ner")
+
+    set_one_epoch(page, server)
+    open_step(page, "train", "Train")
+    page.get_by_role("button", name="Start training").click()
+    status = page.locator("h3", has_text="Status:")
+    expect(status).to_contain_text("Completed", timeout=TRAIN_TIMEOUT_MS)
+    settle(page)
+    run = next((server.home / "runs").iterdir())
+    assert json.loads((run / "recipe.json").read_text())["task"] == "token-classification"
+    assert "f1" in json.loads((run / "metrics.json").read_text())
+
+    open_step(page, "evaluate", "Evaluation")
+    assert re.fullmatch(r"0\.\d{3}", metric_value(page, "Entity F1")), metric_value(page, "Entity F1")
+    expect(page.get_by_text("true ·").first).to_be_visible(timeout=60_000)  # sentences with true/predicted entities
+    page.get_by_label("Type a sentence").fill("Taylor Swift played in London with Apple Music")
+    page.get_by_role("button", name="Find entities").click()
+    expect(page.get_by_text(re.compile(r"^Found \d+ entit"))).to_be_visible(timeout=120_000)
+    settle(page)
+    snap(page, "evaluate-ner")
+
+    from transformers import pipeline
+
+    tagger = pipeline("token-classification", model=str(run / "model"), aggregation_strategy="simple")
+    assert isinstance(tagger("Taylor Swift played in London"), list)

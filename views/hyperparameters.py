@@ -53,7 +53,11 @@ entry = find_entry(cfg["model"])
 parameters = entry.parameters if entry else 110_000_000
 rows = prepared.report["rows"]
 train_rows = rows["train"] * (1 + (cfg["augment_copies"] if cfg["augment"] else 0))
-tokens = min(cfg["max_length"], prepared.frames["train"]["text"].str.split().str.len().mean() * 1.4 + 2)
+train = prepared.frames["train"]
+words = train["text"].astype(str).str.split().str.len()
+if "text_pair" in train.columns:
+    words = words + train["text_pair"].astype(str).str.split().str.len()
+tokens = min(cfg["max_length"], words.mean() * 1.4 + 2)
 evaluations = int(cfg["epochs"] * cfg["evaluations_per_epoch"]) + 1
 seconds = estimate_seconds(parameters, train_rows, rows["validation"], rows["test"], tokens, cfg["epochs"],
                            evaluations, cfg["strategy"])
