@@ -72,6 +72,12 @@ def prepare_data(cfg: TrainConfig) -> PreparedData:
               for name, path in files.items()}
     report: dict = {"files": files, "rows_loaded": {k: len(v) for k, v in frames.items()}, "cleaning": {}}
     warnings: list[str] = []
+    if cfg.task == tasks.REGRESSION:
+        for name, frame in frames.items():
+            missing = int(frame["label"].isna().sum())
+            if missing:
+                warnings.append(f"{missing} row(s) of the {name} data have no usable number in '{cfg.label_column}' "
+                                "(empty, not a number, or infinite); they are dropped.")
     for name, frame in frames.items():
         single = cfg.task == tasks.CLASSIFICATION
         steps = cleaning.build_steps(drop_empty_rows=cfg.drop_empty, whitespace=cfg.normalize_whitespace,

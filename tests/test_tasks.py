@@ -26,6 +26,7 @@ def test_regression_target_drops_nan_and_inf_and_refuses_words(tmp_path):
     kept = pd.concat(data.frames.values())
     assert len(kept) == 60 and np.isfinite(kept["label"].astype(float)).all()
     assert data.labels == ["score"] and data.report["class_counts"]["train"]["max"] == 4.0
+    assert any("3 row(s) of the train data have no usable number" in w for w in data.warnings)
     words = tmp_path / "words.csv"
     pd.DataFrame({"text": ["a", "b", "c"], "score": ["high", "low", "high"]}).to_csv(words, index=False)
     with pytest.raises(DataError, match="non-numbers"):
