@@ -51,3 +51,11 @@ def sentiment_csv(tmp_path) -> Path:
     path = tmp_path / "reviews.csv"
     make_sentiment_frame().to_csv(path, index=False)
     return path
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch) -> Path:
+    """An empty workspace (FINETUNE_HOME) for one test."""
+    folder = tmp_path / "home"
+    monkeypatch.setenv("FINETUNE_HOME", str(folder))
+    return folder

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from tests.test_pages import blank_wizard, by_label, home, metric_values, open_page, saved_wizard, texts  # noqa: F401
+from tests.test_pages import blank_wizard, by_label, metric_values, open_page, saved_wizard, texts
 
 
 def wizard_for(task: str, **changes) -> dict:

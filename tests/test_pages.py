@@ -22,14 +22,6 @@ RUN_NAME = "tiny-run"
 PAGES = "views"  # the folder of the step scripts, as app.py names them
 
 
-@pytest.fixture
-def home(tmp_path, monkeypatch) -> Path:
-    """An empty workspace (FINETUNE_HOME) for one test."""
-    folder = tmp_path / "home"
-    monkeypatch.setenv("FINETUNE_HOME", str(folder))
-    return folder
-
-
 def blank_wizard(**changes) -> dict:
     """ui.state.blank_state() with changes; imported late so the workspace env is already set."""
     from ui.state import blank_state

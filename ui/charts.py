@@ -15,7 +15,7 @@ BOUNDED = {f"{prefix}{name}" for prefix in ("", "eval_")
            for name in ("accuracy", "f1_macro", "f1_micro", "f1", "precision", "recall")}
 
 
-def _style(fig: go.Figure, height: int = 320) -> go.Figure:
+def style(fig: go.Figure, height: int = 320) -> go.Figure:
     fig.update_layout(template=TEMPLATE, height=height, margin={"l": 10, "r": 10, "t": 50, "b": 10},
                       legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1.0})
     return fig
@@ -25,12 +25,12 @@ def class_balance(counts: dict[str, int], title: str = "Examples per class (trai
     """Bar chart of examples per class (or label, or entity type), largest first."""
     frame = pd.DataFrame({"label": list(map(str, counts)), "examples": list(counts.values())})
     frame = frame.sort_values("examples", ascending=False)
-    return _style(px.bar(frame, x="label", y="examples", title=title))
+    return style(px.bar(frame, x="label", y="examples", title=title))
 
 
 def target_histogram(values: list[float]) -> go.Figure:
     """Distribution of a regression target."""
-    return _style(px.histogram(x=values, nbins=40, title="Target values (training split)", labels={"x": "target"}))
+    return style(px.histogram(x=values, nbins=40, title="Target values (training split)", labels={"x": "target"}))
 
 
 def token_histogram(lengths: list[int], max_length: int) -> go.Figure:
@@ -38,7 +38,7 @@ def token_histogram(lengths: list[int], max_length: int) -> go.Figure:
     fig = px.histogram(x=lengths, nbins=50, title="Text length in tokens", labels={"x": "tokens"})
     fig.add_vline(x=max_length, line_dash="dash", line_color="#DC2626",
                   annotation_text=f"max length {max_length}")
-    return _style(fig)
+    return style(fig)
 
 
 def training_curves(records: list[dict], metric: str = "loss") -> go.Figure:
@@ -46,7 +46,7 @@ def training_curves(records: list[dict], metric: str = "loss") -> go.Figure:
     frame = pd.DataFrame(records)
     fig = go.Figure()
     if frame.empty:
-        return _style(fig.update_layout(title="Waiting for the first measurements…"))
+        return style(fig.update_layout(title="Waiting for the first measurements…"))
     train_key, eval_key = metric, f"eval_{metric}"
     for key, name in ((train_key, "training"), (eval_key, "validation")):
         if key in frame:
@@ -57,7 +57,7 @@ def training_curves(records: list[dict], metric: str = "loss") -> go.Figure:
         fig.update_yaxes(range=[0, 1.02])
     if metric == "learning_rate":
         fig.update_yaxes(tickformat=".0e")
-    return _style(fig)
+    return style(fig)
 
 
 def compare_runs(curves: dict[str, list[dict]], key: str) -> go.Figure:
@@ -71,7 +71,7 @@ def compare_runs(curves: dict[str, list[dict]], key: str) -> go.Figure:
     fig.update_layout(title=key.replace("eval_", "validation ").replace("_", " "), xaxis_title="epoch")
     if key in BOUNDED:
         fig.update_yaxes(range=[0, 1.02])
-    return _style(fig, 360)
+    return style(fig, 360)
 
 
 def confusion(matrix: list[list[int]], labels: list[str]) -> go.Figure:
@@ -79,7 +79,7 @@ def confusion(matrix: list[list[int]], labels: list[str]) -> go.Figure:
     fig = px.imshow(matrix, x=labels, y=labels, text_auto=True, color_continuous_scale="Blues",
                     labels={"x": "predicted", "y": "true", "color": "rows"}, aspect="auto")
     fig.update_layout(title="Confusion matrix (test split)")
-    return _style(fig, max(360, 28 * len(labels)))
+    return style(fig, max(360, 28 * len(labels)))
 
 
 def metric_bars(rows: list[dict]) -> go.Figure:
@@ -88,7 +88,7 @@ def metric_bars(rows: list[dict]) -> go.Figure:
     frame = frame.melt(id_vars="model", value_vars=["accuracy", "macro F1"], var_name="metric", value_name="score")
     fig = px.bar(frame, x="model", y="score", color="metric", barmode="group", text_auto=".3f",
                  title="Your model against simple baselines (test split)", labels={"model": ""})
-    return _style(fig.update_yaxes(range=[0, 1]))
+    return style(fig.update_yaxes(range=[0, 1]))
 
 
 def probabilities(scores: dict[str, float]) -> go.Figure:
@@ -96,7 +96,7 @@ def probabilities(scores: dict[str, float]) -> go.Figure:
     frame = pd.DataFrame({"label": list(scores), "probability": list(scores.values())})
     frame = frame.sort_values("probability").tail(10)
     fig = px.bar(frame, x="probability", y="label", orientation="h", text_auto=".2f")
-    return _style(fig.update_xaxes(range=[0, 1]), 60 + 30 * len(frame))
+    return style(fig.update_xaxes(range=[0, 1]), 60 + 30 * len(frame))
 
 
 def search_history(trials: pd.DataFrame, maximize: bool) -> go.Figure:
@@ -107,7 +107,7 @@ def search_history(trials: pd.DataFrame, maximize: bool) -> go.Figure:
     best = done["value"].cummax() if maximize else done["value"].cummin()
     fig.add_trace(go.Scatter(x=done["trial"], y=best, mode="lines", name="best so far"))
     fig.update_layout(title="Optimisation history", xaxis_title="trial", yaxis_title="validation score")
-    return _style(fig)
+    return style(fig)
 
 
 def parallel_params(trials: pd.DataFrame) -> go.Figure:
@@ -116,13 +116,13 @@ def parallel_params(trials: pd.DataFrame) -> go.Figure:
     columns = [c for c in done.columns if c not in {"trial", "state", "duration_s"}
                and pd.api.types.is_numeric_dtype(done[c])]
     if done.empty or len(columns) < 2:
-        return _style(go.Figure().update_layout(title="Parameters (after the first finished trials)"))
+        return style(go.Figure().update_layout(title="Parameters (after the first finished trials)"))
     fig = px.parallel_coordinates(done, dimensions=columns, color="value", color_continuous_scale="Viridis")
-    return _style(fig.update_layout(title="Parameters of each trial"))
+    return style(fig.update_layout(title="Parameters of each trial"))
 
 
 def importances(values: dict[str, float]) -> go.Figure:
     """How much each parameter mattered (Optuna's fANOVA importances)."""
     frame = pd.DataFrame({"parameter": list(values), "importance": list(values.values())}).sort_values("importance")
     fig = px.bar(frame, x="importance", y="parameter", orientation="h", title="Which parameters mattered")
-    return _style(fig, 80 + 35 * len(frame))
+    return style(fig, 80 + 35 * len(frame))

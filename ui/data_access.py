@@ -68,5 +68,5 @@ def cached_predictor(model_dir: str, stamp: float):
 
 
 def predictor_for(model_dir: Path):
-    """A loaded text classifier for a run's exported model folder."""
+    """The pipeline for a run's exported model folder (chosen by the task it was trained for)."""
     return cached_predictor(str(model_dir), _stamp(str(model_dir / "config.json")))

@@ -2,16 +2,18 @@
 
 import streamlit as st
 
+from core.export import usage_snippet
 from core.rundir import read_json
-from ui import steps
+from ui import steps, task_views
 
 st.title("Download your model")
 if not steps.require("export"):
     st.stop()
 run = steps.active_run()
 metrics = read_json(run.metrics) or {}
-st.caption(f"Run `{run.name}` · test accuracy **{metrics.get('accuracy', 0):.1%}**, "
-           f"macro F1 **{metrics.get('f1_macro', 0):.3f}**")
+report = read_json(run.report) or {}
+task = task_views.report_task(report)
+st.caption(f"Run `{run.name}` · {task_views.headline_caption(task, metrics)}")
 
 if not run.archive.exists():
     st.error("The model archive is missing. Re-run the training to export it again.")
@@ -24,11 +26,9 @@ st.caption("The zip holds `model/` (config, safetensors weights, tokenizer, mode
            "metrics.")
 
 st.subheader("Use it in Python")
-st.code(f'''from transformers import pipeline
-
-# after unzipping {run.name}.zip
-classifier = pipeline("text-classification", model="model")
-print(classifier("your text here"))''', language="python")
+recipe = task_views.recipe_of(run)
+snippet = usage_snippet(task, "model", task_views.example_text(report), pair=bool(recipe and recipe.text_pair_column))
+st.code(f"# after unzipping {run.name}.zip\n{snippet}", language="python")
 
 st.subheader("Reproduce it")
 st.code(f"python -m core train --config {run.recipe} --output {run.path.with_name(run.name + '-again')}",
