@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from core.config import TrainConfig, describe_options
+from core.distributed import is_main_process
 from core.errors import FineTuneError
 
 logger = logging.getLogger("core")
@@ -108,7 +109,8 @@ def run_command(args: argparse.Namespace) -> int:
         from core.runner import train_run
 
         metrics = train_run(config_from_args(args), args.output, resume=args.resume, overwrite=args.overwrite)
-        print(json.dumps(metrics, indent=2))
+        if is_main_process():  # under torchrun/accelerate the other processes return no report
+            print(json.dumps(metrics, indent=2))
         return 0
     if args.command == "search":
         from core.search import SearchConfig, run_search
@@ -141,7 +143,8 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 def configure_logging(verbose: bool) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+    level = logging.INFO if is_main_process() else logging.WARNING  # one process narrates a distributed run
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     if not verbose:
         from datasets.utils.logging import disable_progress_bar as disable_datasets_bars
         from huggingface_hub.utils import disable_progress_bars
