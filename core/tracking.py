@@ -1,0 +1,157 @@
+"""Optional experiment tracking: MLflow and TensorBoard, as Trainer callbacks, only when the recipe asks.
+
+Neither library is needed to train: they are imported only when enabled, and an enabled one that is not
+installed stops the run before any work with a one-line message. Only the main process tracks.
+Where each run went is written to the run directory's `tracking.json`, which the Runs page reads.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from transformers import TrainerCallback
+
+from core.config import TrainConfig
+from core.distributed import is_main_process
+from core.errors import ConfigError
+from core.rundir import RunDir, read_json, write_json_atomic
+
+logger = logging.getLogger(__name__)
+
+TRACKING_FILE = "tracking.json"
+INSTALL_HINT = {"mlflow": "pip install mlflow-skinny", "tensorboard": "pip install tensorboard"}
+
+
+def require(module: str, option: str) -> None:
+    """Raise a ConfigError naming the fix when an enabled integration is not installed."""
+    if importlib.util.find_spec(module) is None:
+        raise ConfigError(f"{option} is turned on but the '{module}' package is not installed.",
+                          f"Install it ({INSTALL_HINT[module]}) or turn {option} off.")
+
+
+def default_mlflow_uri() -> str:
+    """A local `mlruns` store in the workspace, shared by every run so they can be compared."""
+    from core.workspace import workspace_home
+
+    return (workspace_home() / "mlruns").resolve().as_uri()
+
+
+def numeric(logs: dict[str, Any]) -> dict[str, float]:
+    return {k: float(v) for k, v in logs.items() if isinstance(v, int | float) and not isinstance(v, bool)}
+
+
+class MlflowTracker(TrainerCallback):
+    """Logs the recipe as parameters, every Trainer log record as metrics, and the final test metrics."""
+
+    def __init__(self, cfg: TrainConfig, run: RunDir) -> None:
+        from mlflow import MlflowClient
+        from mlflow.entities import Param
+
+        self.uri = cfg.mlflow_tracking_uri or default_mlflow_uri()
+        self.client = MlflowClient(tracking_uri=self.uri)
+        experiment = self.client.get_experiment_by_name(cfg.mlflow_experiment)
+        experiment_id = (experiment.experiment_id if experiment
+                         else self.client.create_experiment(cfg.mlflow_experiment))
+        self.run_id = self.client.create_run(experiment_id, run_name=run.name,
+                                             tags={"finetune.run_dir": str(run.path.resolve())}).info.run_id
+        self.client.log_batch(self.run_id, params=[Param(k, str(v)[:500]) for k, v in cfg.to_dict().items()])
+        self.info = {"tracking_uri": self.uri, "experiment": cfg.mlflow_experiment, "run_id": self.run_id,
+                     "ui_command": f"mlflow ui --backend-store-uri {self.uri}"}
+
+    def log(self, values: dict[str, float], step: int) -> None:
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        self.client.log_batch(self.run_id, metrics=[Metric(k, v, now, step) for k, v in values.items()])
+
+    def on_log(self, args, state, control, logs: dict | None = None, **kw) -> None:
+        if logs:
+            self.log(numeric(logs), state.global_step)
+
+    def finish(self, metrics: dict[str, Any], failed: bool = False) -> None:
+        self.log({f"test_{k}": v for k, v in numeric(metrics).items()}, 0)
+        self.client.set_terminated(self.run_id, "FAILED" if failed else "FINISHED")
+
+
+class TensorBoardTracker(TrainerCallback):
+    """transformers' TensorBoardCallback writing to run/tensorboard, plus the final test metrics."""
+
+    def __init__(self, run: RunDir) -> None:
+        from transformers.integrations import TensorBoardCallback
+
+        self.logdir = run.path / "tensorboard"
+        self.inner = TensorBoardCallback(tb_writer=self.writer())
+        self.info = {"logdir": str(self.logdir.resolve()), "command": f"tensorboard --logdir {self.logdir.resolve()}"}
+
+    def writer(self):
+        from torch.utils.tensorboard import SummaryWriter
+
+        return SummaryWriter(log_dir=str(self.logdir))
+
+    def on_train_begin(self, args, state, control, **kw) -> None:
+        self.inner.on_train_begin(args, state, control, **kw)
+
+    def on_log(self, args, state, control, logs: dict | None = None, **kw) -> None:
+        self.inner.on_log(args, state, control, logs=logs, **kw)
+
+    def on_train_end(self, args, state, control, **kw) -> None:
+        self.inner.on_train_end(args, state, control, **kw)
+
+    def finish(self, metrics: dict[str, Any], failed: bool = False) -> None:
+        writer = self.writer()
+        for key, value in numeric(metrics).items():
+            writer.add_scalar(f"test/{key}", value, 0)
+        writer.close()
+
+
+@dataclass
+class Trackers:
+    """The enabled trackers of one run: their Trainer callbacks and where they log."""
+
+    callbacks: list = field(default_factory=list)
+
+    def finish(self, metrics: dict[str, Any], failed: bool = False) -> None:
+        for tracker in self.callbacks:
+            try:
+                tracker.finish(metrics, failed)
+            except Exception as exc:  # noqa: BLE001 - a tracking server hiccup must not fail a finished run
+                logger.warning("Could not record the final metrics in %s: %s", type(tracker).__name__, exc)
+
+
+def start_trackers(cfg: TrainConfig, run: RunDir) -> Trackers:
+    """The trackers the recipe enables (none on non-main processes); records them in tracking.json."""
+    if not (cfg.mlflow or cfg.tensorboard) or not is_main_process():
+        return Trackers()
+    if cfg.mlflow:
+        require("mlflow", "MLflow tracking")
+    if cfg.tensorboard:
+        require("tensorboard", "TensorBoard logging")
+    callbacks = ([MlflowTracker(cfg, run)] if cfg.mlflow else []) + ([TensorBoardTracker(run)] if cfg.tensorboard
+                                                                     else [])
+    info = {"mlflow": callbacks[0].info} if cfg.mlflow else {}
+    if cfg.tensorboard:
+        info["tensorboard"] = callbacks[-1].info
+    write_json_atomic(run.path / TRACKING_FILE, info)
+    return Trackers(callbacks)
+
+
+@contextmanager
+def tracked(cfg: TrainConfig, run: RunDir, enabled: bool = True):
+    """Trackers for the body; an exception marks the tracked runs failed before it propagates."""
+    trackers = start_trackers(cfg, run) if enabled else Trackers()
+    try:
+        yield trackers
+    except BaseException:
+        trackers.finish({}, failed=True)
+        raise
+
+
+def read_tracking(run_path: str | Path) -> dict[str, Any]:
+    """Where a run was tracked ({} when it was not): MLflow URI and run id, TensorBoard log folder."""
+    return read_json(Path(run_path) / TRACKING_FILE) or {}
