@@ -36,10 +36,15 @@ def require(module: str, option: str) -> None:
 
 
 def default_mlflow_uri() -> str:
-    """A local `mlruns` store in the workspace, shared by every run so they can be compared."""
+    """A local SQLite store in the workspace, shared by every run so they can be compared.
+
+    MLflow 3 refuses new `./mlruns` file stores unless MLFLOW_ALLOW_FILE_STORE=true; SQLite is its default.
+    """
     from core.workspace import workspace_home
 
-    return (workspace_home() / "mlruns").resolve().as_uri()
+    home = workspace_home()
+    home.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{(home / 'mlflow.db').resolve()}"
 
 
 def numeric(logs: dict[str, Any]) -> dict[str, float]:
@@ -54,12 +59,16 @@ class MlflowTracker(TrainerCallback):
         from mlflow.entities import Param
 
         self.uri = cfg.mlflow_tracking_uri or default_mlflow_uri()
-        self.client = MlflowClient(tracking_uri=self.uri)
-        experiment = self.client.get_experiment_by_name(cfg.mlflow_experiment)
-        experiment_id = (experiment.experiment_id if experiment
-                         else self.client.create_experiment(cfg.mlflow_experiment))
-        self.run_id = self.client.create_run(experiment_id, run_name=run.name,
-                                             tags={"finetune.run_dir": str(run.path.resolve())}).info.run_id
+        try:
+            self.client = MlflowClient(tracking_uri=self.uri)
+            experiment = self.client.get_experiment_by_name(cfg.mlflow_experiment)
+            experiment_id = (experiment.experiment_id if experiment
+                             else self.client.create_experiment(cfg.mlflow_experiment))
+            self.run_id = self.client.create_run(experiment_id, run_name=run.name,
+                                                 tags={"finetune.run_dir": str(run.path.resolve())}).info.run_id
+        except Exception as exc:  # noqa: BLE001 - any store/server failure: one line before training starts
+            raise ConfigError(f"MLflow could not use the tracking store {self.uri}: {str(exc)[:200]}",
+                              "Use a sqlite:///path/mlflow.db or http(s):// URI, or turn MLflow off.") from None
         self.client.log_batch(self.run_id, params=[Param(k, str(v)[:500]) for k, v in cfg.to_dict().items()])
         self.info = {"tracking_uri": self.uri, "experiment": cfg.mlflow_experiment, "run_id": self.run_id,
                      "ui_command": f"mlflow ui --backend-store-uri {self.uri}"}
