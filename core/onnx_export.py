@@ -182,3 +182,23 @@ def write_card_section(card: Path, result: dict[str, Any]) -> None:
 def read_onnx_report(run_dir: str | Path) -> dict[str, Any] | None:
     """The last ONNX export's figures for a run, or None."""
     return read_json(Path(run_dir) / REPORT_FILE)
+
+
+def export_command(run_dir: str | Path, quantized: bool = False) -> list[str]:
+    """The argv of `python -m core export-onnx` for this run, as a user would type it."""
+    import sys
+
+    return [sys.executable, "-m", "core", "export-onnx", str(run_dir), *(["--quantize"] if quantized else [])]
+
+
+def run_export_process(run_dir: str | Path, quantized: bool = False, timeout_s: float = 1800) -> tuple[bool, str]:
+    """Run the export CLI as a child process (keeps torch out of the UI); returns (ok, its last error line)."""
+    import os
+    import subprocess
+
+    from core.launcher import REPO_ROOT
+
+    result = subprocess.run(export_command(run_dir, quantized), cwd=REPO_ROOT, capture_output=True, text=True,
+                            timeout=timeout_s, env={**os.environ, "TOKENIZERS_PARALLELISM": "false"})
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    return result.returncode == 0, lines[-1] if lines else ""
