@@ -92,6 +92,16 @@ def quantize(path: Path) -> Path:
     return target
 
 
+def check_installed() -> None:
+    """A one-line ConfigError naming the missing package (the export needs onnx, onnxscript and onnxruntime)."""
+    import importlib.util
+
+    missing = [name for name in ("onnx", "onnxscript", "onnxruntime") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise ConfigError(f"ONNX export needs {', '.join(missing)}, which is not installed.",
+                          f"pip install {' '.join(missing)}")
+
+
 def check_run(run: RunDir) -> None:
     for needed in (run.model / "config.json", run.path / "predictions.csv", run.report):
         if not needed.exists():
@@ -125,6 +135,7 @@ def export_onnx(run_dir: str | Path, quantized: bool = False) -> dict[str, Any]:
 
     run = RunDir(run_dir)
     check_run(run)
+    check_installed()
     report = read_json(run.report)
     rows = pd.read_csv(run.path / "predictions.csv", keep_default_na=False)
     texts, targets = rows["text"].astype(str).tolist(), rows["label"]

@@ -70,3 +70,12 @@ def test_cli_refuses_a_run_without_a_model(tmp_path, capsys):
     assert main(["export-onnx", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("Configuration error: ") and "only a finished run" in err[-1]
+
+
+def test_missing_onnxruntime_is_one_clear_line(bundled_run, monkeypatch, capsys):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "onnxruntime" else real(name, *a))
+    assert main(["export-onnx", str(bundled_run.path)]) == 2
+    assert capsys.readouterr().err.strip().endswith("pip install onnxruntime")
