@@ -38,10 +38,10 @@ def any_process(flag: bool) -> bool:
 
     if world_size() < 2 or not (dist.is_available() and dist.is_initialized()):
         return flag
-    from accelerate import PartialState
-    from accelerate.utils import reduce
-
-    votes = reduce(torch.tensor([float(flag)], device=PartialState().device), "sum")
+    # NCCL reduces CUDA tensors only (on the device accelerate assigned to this process); gloo CPU ones.
+    device = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else "cpu"
+    votes = torch.tensor([float(flag)], device=device)
+    dist.all_reduce(votes, op=dist.ReduceOp.MAX)
     return bool(votes.item() > 0)
 
 

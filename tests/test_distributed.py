@@ -41,6 +41,32 @@ def test_a_replica_reads_but_never_writes(tmp_path):
     assert replica.stop_requested()  # outside an initialised process group it is the local view
 
 
+def _vote(rank: int, port: int, results) -> None:
+    """One of two gloo processes: only rank 1 sees STOP; both must agree to stop."""
+    import torch.distributed as dist
+
+    from core.distributed import any_process
+
+    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2", MASTER_ADDR="127.0.0.1",
+                      MASTER_PORT=str(port))
+    dist.init_process_group("gloo", rank=rank, world_size=2)
+    results[rank] = (any_process(rank == 1), any_process(False))
+    dist.destroy_process_group()
+
+
+def test_a_stop_seen_by_one_process_stops_all():
+    import socket
+
+    import torch.multiprocessing as mp
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    results = mp.Manager().dict()
+    mp.spawn(_vote, args=(port, results), nprocs=2, join=True)
+    assert dict(results) == {0: (True, False), 1: (True, False)}
+
+
 def test_launch_commands_name_the_recipe_and_output():
     commands = launch_commands("runs/a/recipe.json", "runs/b", gpus=4, nodes=3)
     assert all("-m core train --config runs/a/recipe.json --output runs/b" in c for c in commands.values())
