@@ -26,6 +26,7 @@ logger = logging.getLogger(__name__)
 REPORT_FILE = "onnx_report.json"
 CARD_START, CARD_END = "<!-- onnx-export -->", "<!-- /onnx-export -->"
 BATCH = 32
+ONNX_TASKS = {"text-classification", "text-regression"}
 
 
 def score_logits(logits: np.ndarray, targets: pd.Series, report: dict[str, Any]) -> dict[str, float]:
@@ -102,11 +103,20 @@ def check_installed() -> None:
                           f"pip install {' '.join(missing)}")
 
 
-def check_run(run: RunDir) -> None:
+def check_run(run: RunDir) -> dict[str, Any]:
+    """The run's recipe, once it is known to hold what the export and its parity check need."""
     for needed in (run.model / "config.json", run.path / "predictions.csv", run.report):
         if not needed.exists():
             raise ConfigError(f"{run.path} has no {needed.name}; only a finished run can be exported to ONNX.",
                               "Pick a completed run.")
+    recipe = read_json(run.model / "finetune_recipe.json") or read_json(run.recipe) or {}
+    task = recipe.get("task", "text-classification")
+    # The parity check scores one text column with argmax classes or one regression output.
+    if task not in ONNX_TASKS or recipe.get("text_pair_column"):
+        raise ConfigError(f"ONNX export with a parity check covers single-text classification and regression; "
+                          f"this run is {task}{' with sentence pairs' if recipe.get('text_pair_column') else ''}.",
+                          "Use the Hugging Face model in model/ for this run.")
+    return recipe
 
 
 def variant(path: Path, logits: np.ndarray, reference: np.ndarray, targets: pd.Series, report: dict) -> dict:
@@ -134,12 +144,12 @@ def export_onnx(run_dir: str | Path, quantized: bool = False) -> dict[str, Any]:
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     run = RunDir(run_dir)
-    check_run(run)
+    recipe = check_run(run)
     check_installed()
     report = read_json(run.report)
     rows = pd.read_csv(run.path / "predictions.csv", keep_default_na=False)
     texts, targets = rows["text"].astype(str).tolist(), rows["label"]
-    max_length = int((read_json(run.model / "finetune_recipe.json") or {}).get("max_length", 128))
+    max_length = int(recipe.get("max_length", 128))
     tokenizer = AutoTokenizer.from_pretrained(run.model)
     model = AutoModelForSequenceClassification.from_pretrained(run.model).eval()
     folder = run.model / "onnx"

@@ -79,3 +79,13 @@ def test_missing_onnxruntime_is_one_clear_line(bundled_run, monkeypatch, capsys)
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "onnxruntime" else real(name, *a))
     assert main(["export-onnx", str(bundled_run.path)]) == 2
     assert capsys.readouterr().err.strip().endswith("pip install onnxruntime")
+
+
+def test_tasks_without_a_parity_check_are_refused(bundled_run, tmp_path, capsys):
+    import shutil
+
+    other = RunDir(tmp_path / "ner")
+    shutil.copytree(bundled_run.path, other.path)
+    (other.model / "finetune_recipe.json").write_text(json.dumps({"task": "token-classification"}))
+    assert main(["export-onnx", str(other.path)]) == 2
+    assert "this run is token-classification" in capsys.readouterr().err
