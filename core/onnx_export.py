@@ -123,7 +123,9 @@ def variant(path: Path, logits: np.ndarray, reference: np.ndarray, targets: pd.S
     """Size, parity with PyTorch and the test metrics of one ONNX file."""
     return {"file": str(path), "size_mb": round(path.stat().st_size / 1e6, 2),
             "max_abs_logit_diff": float(np.abs(logits - reference).max()),
-            "prediction_agreement": float(np.mean(logits.argmax(-1) == reference.argmax(-1))),
+            # Share of rows whose predicted class is unchanged (undefined for a single regression output).
+            "prediction_agreement": float(np.mean(logits.argmax(-1) == reference.argmax(-1)))
+            if logits.shape[-1] > 1 else None,
             "metrics": score_logits(logits, targets, report)}
 
 

@@ -81,6 +81,16 @@ def test_missing_onnxruntime_is_one_clear_line(bundled_run, monkeypatch, capsys)
     assert capsys.readouterr().err.strip().endswith("pip install onnxruntime")
 
 
+def test_regression_outputs_have_no_class_agreement(tmp_path):
+    from core.onnx_export import variant
+
+    path = tmp_path / "model.onnx"
+    path.write_bytes(b"x" * 1000)
+    item = variant(path, np.array([[1.0], [2.5]]), np.array([[1.0], [2.0]]), pd.Series([1.0, 2.0]), {})
+    assert item["prediction_agreement"] is None and item["max_abs_logit_diff"] == 0.5
+    assert item["metrics"]["mae"] == pytest.approx(0.25)
+
+
 def test_tasks_without_a_parity_check_are_refused(bundled_run, tmp_path, capsys):
     import shutil
 
