@@ -89,7 +89,11 @@ def quantize(path: Path) -> Path:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     target = path.with_name("model_quantized.onnx")
-    quantize_dynamic(str(path), str(target), weight_type=QuantType.QInt8)
+    logging.disable(logging.INFO)  # the quantiser logs one INFO line per tensor it skips, on the root logger
+    try:
+        quantize_dynamic(str(path), str(target), weight_type=QuantType.QInt8)
+    finally:
+        logging.disable(logging.NOTSET)
     return target
 
 
