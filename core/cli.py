@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from core.config import METRICS, TASKS, TrainConfig, describe_options
+from core.distributed import is_main_process
 from core.errors import FineTuneError
 
 logger = logging.getLogger("core")
@@ -63,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, text in (("status", "Print a run's status."), ("stop", "Ask a running run to stop gracefully.")):
         sub = commands.add_parser(name, help=text)
         sub.add_argument("run_dir", help="The run directory.")
+    add_export_parsers(commands)
     models = commands.add_parser("models", help="List the model catalogue.")
     models.add_argument("--task", default="text-classification", choices=TASKS)
     return parser
@@ -87,6 +89,36 @@ def add_search_parser(commands) -> None:
     add_recipe_options(search)
 
 
+def add_export_parsers(commands) -> None:
+    """`export-onnx` (ONNX + parity check) and `push` (Hugging Face Hub) for a finished run."""
+    onnx = commands.add_parser("export-onnx", help="Export a run's model to ONNX and check it against PyTorch.")
+    onnx.add_argument("run_dir", help="A completed run directory.")
+    onnx.add_argument("--quantize", action="store_true", help="Also write and measure a dynamic int8 variant.")
+    push = commands.add_parser("push", help="Upload a run's model and card to the Hugging Face Hub.")
+    push.add_argument("run_dir", help="A completed run directory.")
+    push.add_argument("--repo-id", required=True, help="Target repository, as user/model-name.")
+    push.add_argument("--token-env", default="HF_TOKEN", help="Environment variable holding a Hub write token.")
+    push.add_argument("--public", action="store_true", help="Create the repository as public (default: private).")
+
+
+def run_export_command(args: argparse.Namespace) -> int:
+    """`export-onnx` and `push`: print the figures (or URLs) as JSON."""
+    if args.command == "export-onnx":
+        from core.onnx_export import export_onnx
+
+        print(json.dumps(export_onnx(args.run_dir, quantized=args.quantize), indent=2))
+        return 0
+    from core.errors import ConfigError
+    from core.hub import hub_status, push_model, resolve_token
+
+    status = hub_status()
+    if not status.online:
+        raise ConfigError(status.reason, "Push from a machine that is online, with HF_HUB_OFFLINE unset.")
+    token = resolve_token(env_var=args.token_env)
+    print(json.dumps(push_model(args.run_dir, args.repo_id, token, private=not args.public), indent=2))
+    return 0
+
+
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     """The recipe: a --config file (or the run's own recipe on --resume) with the given flags on top."""
     from core.rundir import RunDir
@@ -108,7 +140,8 @@ def run_command(args: argparse.Namespace) -> int:
         from core.runner import train_run
 
         metrics = train_run(config_from_args(args), args.output, resume=args.resume, overwrite=args.overwrite)
-        print(json.dumps(metrics, indent=2))
+        if is_main_process():  # under torchrun/accelerate the other processes return no report
+            print(json.dumps(metrics, indent=2))
         return 0
     if args.command == "search":
         from core.search import SearchConfig, run_search
@@ -118,6 +151,8 @@ def run_command(args: argparse.Namespace) -> int:
                               storage=args.storage, study=args.study, space=space)
         print(json.dumps(run_search(config_from_args(args), search, args.output), indent=2))
         return 0
+    if args.command in {"export-onnx", "push"}:
+        return run_export_command(args)
     if args.command == "promote":
         from core.runner import train_run
         from core.search import promoted_config
@@ -141,7 +176,8 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 def configure_logging(verbose: bool) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+    level = logging.INFO if is_main_process() else logging.WARNING  # one process narrates a distributed run
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     if not verbose:
         from datasets.utils.logging import disable_progress_bar as disable_datasets_bars
         from huggingface_hub.utils import disable_progress_bars

@@ -100,6 +100,12 @@ class TrainConfig:
     max_length: int = _opt(128, "Longest input in tokens; longer texts are truncated.", "training")
     seed: int = _opt(42, "Random seed for the split, the sampling and the initialisation.", "training")
     device: str = _opt("auto", "Where to train: a GPU when present, else the CPU.", "training", choices=DEVICES)
+    # Experiment tracking (optional integrations; nothing is needed to train without them).
+    mlflow: bool = _opt(False, "Also log the run to MLflow (needs mlflow or mlflow-skinny).", "tracking")
+    mlflow_tracking_uri: str | None = _opt(None, "MLflow tracking URI (http(s)://… or sqlite:///…); empty uses "
+                                                 "mlflow.db in the workspace.", "tracking")
+    mlflow_experiment: str = _opt("finetune-studio", "MLflow experiment the run is logged under.", "tracking")
+    tensorboard: bool = _opt(False, "Also write TensorBoard logs to the run's tensorboard/ folder.", "tracking")
 
     def validate(self) -> None:
         """Raise ConfigError on the first setting that cannot work."""

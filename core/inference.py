@@ -1,6 +1,6 @@
 """Predicting with an exported model folder, as any user of the download would, for every task.
 
-Each task loads with the `transformers.pipeline` its model card shows (see `core.export.usage_snippet`):
+Each task loads with the `transformers.pipeline` its model card shows (see `core.packaging.usage_snippet`):
 regression turns the pipeline's squashing off so the score is the number itself, multi-label keeps every
 label's sigmoid score, and NER groups sub-word tags into entities with character offsets.
 """

@@ -13,12 +13,13 @@ from pathlib import Path
 import torch
 from transformers import PrinterCallback, set_seed
 
-from core import augmentation, feature_cache, tasks
+from core import augmentation, feature_cache, tasks, tracking
 from core.config import TrainConfig, greater_is_better
+from core.distributed import is_main_process, open_run_dir
 from core.errors import ConfigError, FineTuneError, ResourceError
 from core.evaluation import baseline_metrics, build_task_report, tune_threshold
-from core.export import export_model
 from core.modeling import count_parameters, load_classifier, load_tokenizer, pick_device
+from core.packaging import export_model
 from core.preparation import prepare_data
 from core.rundir import RunDir, write_json_atomic
 from core.training import build_trainer, predict_with_labels, tokenize_frame
@@ -62,19 +63,22 @@ def train_run(cfg: TrainConfig, output: str | Path, resume: bool = False, overwr
     Raises:
         FineTuneError: For user-fixable problems; the status file then reads 'failed' with the message.
     """
-    run = RunDir(output)
+    run = open_run_dir(output)  # under torchrun/accelerate only the main process writes it
     cfg.validate()
     cfg = cfg.resolved()
-    check_output(run, resume, overwrite)
-    if overwrite and not resume:
-        run.clear_outputs()
-    run.create()
-    run.stop_file.unlink(missing_ok=True)
-    cfg.save(run.recipe)
+    if is_main_process():
+        check_output(run, resume, overwrite)
+        if overwrite and not resume:
+            run.clear_outputs()
+        run.create()
+        run.stop_file.unlink(missing_ok=True)
+        cfg.save(run.recipe)
     run.write_status("running", phase="preparing data", pid=os.getpid(), started=time.time(), message="",
                      error_kind=None)
-    with recording_failures(run):
-        return _train(cfg, run, resume, extra_callbacks or [], validation_only)
+    with recording_failures(run), tracking.tracked(cfg, run, enabled=not validation_only) as trackers:
+        metrics = _train(cfg, run, resume, [*(extra_callbacks or []), *trackers.callbacks], validation_only)
+        trackers.finish(metrics)
+        return metrics
 
 
 @contextmanager
@@ -111,7 +115,8 @@ def _prepare(cfg: TrainConfig, run: RunDir):
     data.frames["train"] = augmentation.augment_frame(data.frames["train"], cfg.augment, cfg.augment_copies,
                                                       cfg.seed)
     data.report["rows"]["train_augmented"] = len(data.frames["train"])
-    write_json_atomic(run.data_report, data.report)
+    if is_main_process():
+        write_json_atomic(run.data_report, data.report)
     return data
 
 
@@ -134,7 +139,8 @@ def _train(cfg: TrainConfig, run: RunDir, resume: bool, callbacks: list, validat
     started = time.time()
     data = _prepare(cfg, run)
     cfg = cfg.resolved_for_data(len(data.frames["train"]))
-    cfg.save(run.recipe)
+    if is_main_process():
+        cfg.save(run.recipe)
     set_seed(cfg.seed)
     device = pick_device(cfg.device)
     run.write_status("running", phase="loading model", device=device)
@@ -200,6 +206,8 @@ def training_advice(state, cfg: TrainConfig) -> list[str]:
 def _finish(cfg: TrainConfig, run: RunDir, data, trainer, tokenizer, outputs, started: float,
             scaler: tuple[float, float], threshold: float) -> dict:
     stopped = run.stop_requested()
+    if not is_main_process():
+        return {}  # every process took part in the (gathered) test predictions; the main one reports them
     train, test = data.frames["train"], data.frames["test"]
     baselines = baseline_metrics(train, test, data.labels, cfg.seed, cfg.task, cfg.label_separator)
     logits, label_ids = outputs

@@ -121,6 +121,9 @@ def build_training_args(cfg: TrainConfig, run: RunDir, train_rows: int, device: 
         report_to="none",
         disable_tqdm=not sys.stderr.isatty(),
         dataloader_num_workers=0,
+        # A classification loss is a per-process mean that ignores num_items_in_batch; averaging tokens across
+        # processes would multiply it (and its gradient) by the number of processes under torchrun/accelerate.
+        average_tokens_across_devices=False,
         **optim_args,
     )
 

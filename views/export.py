@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from core.export import usage_snippet
+from core.packaging import usage_snippet
 from core.rundir import read_json
-from ui import steps, task_views
+from ui import ecosystem, steps, task_views
 
 st.title("Download your model")
 if not steps.require("export"):
@@ -33,7 +33,11 @@ st.code(f"# after unzipping {run.name}.zip\n{snippet}", language="python")
 st.subheader("Reproduce it")
 st.code(f"python -m core train --config {run.recipe} --output {run.path.with_name(run.name + '-again')}",
         language="bash", wrap_lines=True)
+ecosystem.distributed_section(run)
 
 with st.expander("Model card (model/README.md)"):
     card = run.model / "README.md"
     st.markdown(card.read_text(encoding="utf-8") if card.exists() else "(missing)")
+
+ecosystem.onnx_section(run)
+ecosystem.hub_section(run)

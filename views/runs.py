@@ -8,7 +8,7 @@ import streamlit as st
 from core.errors import FineTuneError
 from core.rundir import read_json
 from core.workspace import delete_run, list_runs, list_trials, recipe_differences, run_by_name
-from ui import charts, state
+from ui import charts, ecosystem, state
 from ui.forms import METRIC_NAMES
 from ui.live import run_metric
 
@@ -55,6 +55,7 @@ if picked:
 
 st.subheader("Open or delete")
 chosen = st.selectbox("Run", names)
+ecosystem.tracking_section(run_by_name(chosen))
 o1, o2 = st.columns(2)
 if o1.button("Open in Train / Evaluate / Download", icon=":material/open_in_new:"):
     state.update(active_run=chosen)
