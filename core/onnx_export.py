@@ -26,36 +26,46 @@ logger = logging.getLogger(__name__)
 REPORT_FILE = "onnx_report.json"
 CARD_START, CARD_END = "<!-- onnx-export -->", "<!-- /onnx-export -->"
 BATCH = 32
-ONNX_TASKS = {"text-classification", "text-regression"}
+# Sequence-level heads; NER's per-token outputs need word alignment the parity check does not do.
+ONNX_TASKS = {"text-classification", "multi-label-classification", "text-regression"}
+Texts = tuple[list[str], list[str] | None]  # first texts and, for pair tasks, second texts
 
 
-def score_logits(logits: np.ndarray, targets: pd.Series, report: dict[str, Any]) -> dict[str, float]:
-    """Test metrics from raw model outputs: accuracy and macro F1 for classes, RMSE and MAE for a (n, 1) regression.
+def score_logits(logits: np.ndarray, targets: pd.Series, report: dict[str, Any],
+                 separator: str = ",") -> dict[str, float]:
+    """The task's test metrics from raw model outputs, computed as the engine computes them.
 
     Args:
-        logits: Model outputs, (n, classes) or (n, 1).
-        targets: The true labels (class names) or values, in the same row order.
-        report: The run's report.json (its `labels` name the classes in output order).
+        logits: Model outputs, (n, classes) or (n, 1) for regression (already in the target's units).
+        targets: The true labels, label sets or values, in the same row order.
+        report: The run's report.json (its `task`, `labels` in output order, and a multi-label `threshold`).
+        separator: Between the labels of a multi-label row.
     """
-    if logits.ndim == 2 and logits.shape[1] == 1:
-        errors = logits[:, 0] - targets.astype(float).to_numpy()
-        return {"rmse": float(np.sqrt(np.mean(errors ** 2))), "mae": float(np.mean(np.abs(errors)))}
-    from core.evaluation import classification_metrics
+    from core import evaluation, tasks
 
+    task = report.get("task", tasks.CLASSIFICATION)
+    if task == tasks.REGRESSION:
+        return evaluation.regression_metrics(targets.astype(float).to_numpy(), logits.reshape(-1))
+    if task == tasks.MULTI_LABEL:
+        truth = evaluation.multi_hot(targets.astype(str), report["labels"], separator)
+        threshold = report["metrics"].get("threshold", 0.5)
+        return evaluation.multilabel_metrics(truth, (evaluation.sigmoid(logits) >= threshold).astype(int))
     index = {label: i for i, label in enumerate(report["labels"])}
     truth = targets.astype(str).map(index).to_numpy()
-    metrics = classification_metrics(truth, logits.argmax(axis=-1))
+    metrics = evaluation.classification_metrics(truth, logits.argmax(axis=-1))
     return {"accuracy": metrics["accuracy"], "f1_macro": metrics["f1_macro"]}
 
 
-def batches(tokenizer, texts: list[str], max_length: int):
-    """Tokenised batches of BATCH texts as numpy arrays (padding to each batch's longest row)."""
-    for start in range(0, len(texts), BATCH):
-        yield dict(tokenizer(texts[start:start + BATCH], truncation=True, max_length=max_length, padding=True,
+def batches(tokenizer, texts: Texts, max_length: int):
+    """Tokenised batches of BATCH rows (pairs encoded together) as numpy arrays, padded to each batch's longest."""
+    first, second = texts
+    for start in range(0, len(first), BATCH):
+        pair = second[start:start + BATCH] if second is not None else None
+        yield dict(tokenizer(first[start:start + BATCH], pair, truncation=True, max_length=max_length, padding=True,
                              return_tensors="np"))
 
 
-def torch_logits(model, tokenizer, texts: list[str], max_length: int) -> np.ndarray:
+def torch_logits(model, tokenizer, texts: Texts, max_length: int) -> np.ndarray:
     import torch
 
     with torch.inference_mode():
@@ -63,7 +73,7 @@ def torch_logits(model, tokenizer, texts: list[str], max_length: int) -> np.ndar
                                for batch in batches(tokenizer, texts, max_length)])
 
 
-def onnx_logits(path: Path, tokenizer, texts: list[str], max_length: int) -> np.ndarray:
+def onnx_logits(path: Path, tokenizer, texts: Texts, max_length: int) -> np.ndarray:
     import onnxruntime as ort
 
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
@@ -76,7 +86,9 @@ def write_onnx(model, tokenizer, path: Path) -> None:
     """Export with dynamic batch and sequence axes (two example rows of different lengths avoid specialising)."""
     import torch
 
-    example = tokenizer(["an example", "a somewhat longer example sentence"], padding=True, return_tensors="pt")
+    # Two sentence pairs: token_type_ids are then part of the graph for pair models and harmless otherwise.
+    example = tokenizer(["an example", "a somewhat longer example sentence"], ["a second", "text"], padding=True,
+                        return_tensors="pt")
     batch, sequence = torch.export.Dim("batch"), torch.export.Dim("sequence")
     program = torch.onnx.export(model, (), kwargs=dict(example), input_names=list(example), output_names=["logits"],
                                 dynamic_shapes={name: {0: batch, 1: sequence} for name in example}, dynamo=True,
@@ -115,22 +127,21 @@ def check_run(run: RunDir) -> dict[str, Any]:
                               "Pick a completed run.")
     recipe = read_json(run.model / "finetune_recipe.json") or read_json(run.recipe) or {}
     task = recipe.get("task", "text-classification")
-    # The parity check scores one text column with argmax classes or one regression output.
-    if task not in ONNX_TASKS or recipe.get("text_pair_column"):
-        raise ConfigError(f"ONNX export with a parity check covers single-text classification and regression; "
-                          f"this run is {task}{' with sentence pairs' if recipe.get('text_pair_column') else ''}.",
-                          "Use the Hugging Face model in model/ for this run.")
+    if task not in ONNX_TASKS:
+        raise ConfigError(f"ONNX export with a parity check covers classification, multi-label and regression; "
+                          f"this run is {task}.", "Use the Hugging Face model in model/ for this run.")
     return recipe
 
 
-def variant(path: Path, logits: np.ndarray, reference: np.ndarray, targets: pd.Series, report: dict) -> dict:
+def variant(path: Path, logits: np.ndarray, reference: np.ndarray, targets: pd.Series, report: dict,
+            separator: str = ",") -> dict:
     """Size, parity with PyTorch and the test metrics of one ONNX file."""
     return {"file": str(path), "size_mb": round(path.stat().st_size / 1e6, 2),
             "max_abs_logit_diff": float(np.abs(logits - reference).max()),
             # Share of rows whose predicted class is unchanged (undefined for a single regression output).
             "prediction_agreement": float(np.mean(logits.argmax(-1) == reference.argmax(-1)))
             if logits.shape[-1] > 1 else None,
-            "metrics": score_logits(logits, targets, report)}
+            "metrics": score_logits(logits, targets, report, separator)}
 
 
 def export_onnx(run_dir: str | Path, quantized: bool = False) -> dict[str, Any]:
@@ -154,7 +165,9 @@ def export_onnx(run_dir: str | Path, quantized: bool = False) -> dict[str, Any]:
     check_installed()
     report = read_json(run.report)
     rows = pd.read_csv(run.path / "predictions.csv", keep_default_na=False)
-    texts, targets = rows["text"].astype(str).tolist(), rows["label"]
+    pairs = rows["text_pair"].astype(str).tolist() if "text_pair" in rows.columns else None
+    texts, targets = (rows["text"].astype(str).tolist(), pairs), rows["label"]
+    separator = recipe.get("label_separator", ",")
     max_length = int(recipe.get("max_length", 128))
     tokenizer = AutoTokenizer.from_pretrained(run.model)
     model = AutoModelForSequenceClassification.from_pretrained(run.model).eval()
@@ -163,13 +176,13 @@ def export_onnx(run_dir: str | Path, quantized: bool = False) -> dict[str, Any]:
     started = time.time()
     write_onnx(model, tokenizer, folder / "model.onnx")
     reference = torch_logits(model, tokenizer, texts, max_length)
-    result = {"test_rows": len(texts), "pytorch": {"metrics": score_logits(reference, targets, report)},
+    result = {"test_rows": len(rows), "pytorch": {"metrics": score_logits(reference, targets, report, separator)},
               "onnx": variant(folder / "model.onnx", onnx_logits(folder / "model.onnx", tokenizer, texts, max_length),
-                              reference, targets, report)}
+                              reference, targets, report, separator)}
     if quantized:
         q_path = quantize(folder / "model.onnx")
         result["onnx_int8"] = variant(q_path, onnx_logits(q_path, tokenizer, texts, max_length), reference, targets,
-                                      report)
+                                      report, separator)
     result["seconds"] = round(time.time() - started, 1)
     write_json_atomic(run.path / REPORT_FILE, result)
     write_card_section(run.model / "README.md", result)
@@ -177,7 +190,7 @@ def export_onnx(run_dir: str | Path, quantized: bool = False) -> dict[str, Any]:
 
     zip_run(run)
     logger.info("ONNX export: max |logit diff| %.2e on %d test rows.", result["onnx"]["max_abs_logit_diff"],
-                len(texts))
+                len(rows))
     return result
 
 

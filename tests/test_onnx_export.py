@@ -58,12 +58,32 @@ def test_onnx_matches_pytorch_on_the_test_rows(bundled_run):
         assert {"model/onnx/model.onnx", "model/onnx/model_quantized.onnx"} <= set(archive.namelist())
 
 
-def test_score_logits_classes_and_regression():
+def test_score_logits_classes_labels_sets_and_regression():
     report = {"labels": LABELS}
     scores = score_logits(np.array([[2.0, 1.0], [0.0, 3.0], [1.0, 0.0]]), pd.Series(LABELS + ["positive"]), report)
     assert scores["accuracy"] == pytest.approx(2 / 3)
-    regression = score_logits(np.array([[1.0], [3.0]]), pd.Series([1.0, 1.0]), {})
-    assert regression == {"rmse": pytest.approx(np.sqrt(2)), "mae": pytest.approx(1.0)}
+    regression = score_logits(np.array([[1.0], [3.0]]), pd.Series([1.0, 1.0]), {"task": "text-regression"})
+    assert regression["rmse"] == pytest.approx(np.sqrt(2)) and regression["mae"] == pytest.approx(1.0)
+    multi = {"task": "multi-label-classification", "labels": ["a", "b"], "metrics": {"threshold": 0.3}}
+    sets = score_logits(np.array([[0.0, -0.5], [-3.0, 2.0]]), pd.Series(["a;b", "b"]), multi, separator=";")
+    assert sets["accuracy"] == 1.0  # sigmoid(-0.5) = 0.38 passes the tuned 0.3 threshold
+
+
+def test_onnx_parity_for_a_regression_on_sentence_pairs(tiny_model_dir, tmp_path):
+    from core.config import TrainConfig
+    from core.onnx_export import export_onnx
+    from core.runner import train_run
+
+    rows = [{"a": f"a man plays the guitar {i}", "b": f"a {'man' if i % 2 else 'cat'} sings {i}", "y": i % 5}
+            for i in range(80)]
+    data = tmp_path / "pairs.csv"
+    pd.DataFrame(rows).to_csv(data, index=False)
+    train_run(TrainConfig(task="text-regression", train=str(data), text_column="a", text_pair_column="b",
+                          label_column="y", model=str(tiny_model_dir), epochs=1, max_length=32), tmp_path / "run")
+    result = export_onnx(tmp_path / "run")
+    assert result["onnx"]["max_abs_logit_diff"] < 1e-4
+    reported = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert result["onnx"]["metrics"]["rmse"] == pytest.approx(reported["rmse"], abs=1e-3)
 
 
 def test_cli_refuses_a_run_without_a_model(tmp_path, capsys):
@@ -86,7 +106,8 @@ def test_regression_outputs_have_no_class_agreement(tmp_path):
 
     path = tmp_path / "model.onnx"
     path.write_bytes(b"x" * 1000)
-    item = variant(path, np.array([[1.0], [2.5]]), np.array([[1.0], [2.0]]), pd.Series([1.0, 2.0]), {})
+    item = variant(path, np.array([[1.0], [2.5]]), np.array([[1.0], [2.0]]), pd.Series([1.0, 2.0]),
+                   {"task": "text-regression"})
     assert item["prediction_agreement"] is None and item["max_abs_logit_diff"] == 0.5
     assert item["metrics"]["mae"] == pytest.approx(0.25)
 

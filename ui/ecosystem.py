@@ -11,8 +11,8 @@ import streamlit as st
 from core.distributed import launch_commands
 from core.errors import FineTuneError
 from core.hub import hub_status, push_model, read_push
-from core.onnx_export import export_command, read_onnx_report, run_export_process
-from core.rundir import RunDir
+from core.onnx_export import ONNX_TASKS, export_command, read_onnx_report, run_export_process
+from core.rundir import RunDir, read_json
 from core.tracking import read_tracking
 
 
@@ -31,6 +31,11 @@ def onnx_table(result: dict) -> pd.DataFrame:
 def onnx_section(run: RunDir) -> None:
     """Export to ONNX (a child process running the CLI) and show the parity figures from onnx_report.json."""
     st.subheader("ONNX for production")
+    task = (read_json(run.recipe) or {}).get("task", "text-classification")
+    if task not in ONNX_TASKS:
+        st.caption("ONNX export with its parity check covers classification, multi-label and regression models; "
+                   "for named entities use the Hugging Face model above (it runs in any transformers pipeline).")
+        return
     st.caption("Runs anywhere onnxruntime does (servers, C#, Java, the browser). Checked against PyTorch on the "
                "test rows before you rely on it.")
     quantize = st.checkbox("Also an int8 variant (about 4× smaller, usually a little less accurate)")
