@@ -21,7 +21,9 @@ class ModelEntry:
 
     id: str
     name: str
-    source: str  # "package" (weights ship in a pip package), "local" (a folder) or "hub" (downloaded)
+    # "package" (weights ship in a pip package), "converted" (a pip package's file in another format, converted once
+    # into the workspace cache), "local" (a folder) or "hub" (downloaded)
+    source: str
     location: str
     parameters: int
     licence: str
@@ -31,10 +33,10 @@ class ModelEntry:
 
     @property
     def available_offline(self) -> bool:
-        return self.source in {"package", "local"} and self.is_installed()
+        return self.source in {"package", "converted", "local"} and self.is_installed()
 
     def is_installed(self) -> bool:
-        if self.source == "package":
+        if self.source in {"package", "converted"}:
             return importlib.util.find_spec(self.location.split(":")[0]) is not None
         return self.source == "hub" or Path(self.location).is_dir()
 
@@ -70,6 +72,8 @@ def package_folder(location: str) -> Path:
 def resolve_model(choice: str) -> tuple[str, str]:
     """Turn a catalogue id, folder path or Hub id into (location for from_pretrained, source kind).
 
+    A "converted" catalogue model is converted into the workspace cache on its first use (under half a minute).
+
     Raises:
         ModelError: The choice is none of those, or a named folder is not a Hugging Face model.
     """
@@ -80,6 +84,10 @@ def resolve_model(choice: str) -> tuple[str, str]:
     if entry is not None:
         if entry.source == "package":
             return str(package_folder(entry.location)), "package"
+        if entry.source == "converted":
+            from core.converters import ensure_converted  # lazy: converting needs torch and transformers
+
+            return str(ensure_converted(entry.id, entry.location)), "converted"
         return entry.location, entry.source
     path = Path(choice).expanduser()
     if path.exists() or choice.startswith((".", "/", "~")):

@@ -15,7 +15,7 @@ def test_catalogue_loads_with_unique_ids():
     entries = load_catalogue()
     ids = [e.id for e in entries]
     assert len(ids) == len(set(ids)) >= 1
-    assert all(e.source in {"package", "local", "hub"} and e.tasks for e in entries)
+    assert all(e.source in {"package", "converted", "local", "hub"} and e.tasks for e in entries)
 
 
 def test_default_model_is_offline_and_resolves_to_a_model_folder():

@@ -41,7 +41,9 @@ else:
 
 if choice:
     try:
-        location, kind = resolve_model(choice)
+        # A "converted" catalogue model is unpacked into the user cache on first use (seconds, once).
+        with st.spinner("Preparing the model (converted once on first use)…"):
+            location, kind = resolve_model(choice)
     except FineTuneError as exc:
         st.error(f"**{exc.kind}:** {exc}")
     else:
