@@ -13,7 +13,6 @@ from tests.test_pages import (  # noqa: F401 - fixtures
     RUN_NAME,
     by_label,
     finished,
-    home,
     open_page,
     ready_wizard,
     saved_wizard,
