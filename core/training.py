@@ -121,6 +121,9 @@ def build_training_args(cfg: TrainConfig, run: RunDir, train_rows: int, device: 
         report_to="none",
         disable_tqdm=not sys.stderr.isatty(),
         dataloader_num_workers=0,
+        # Every parameter that trains is used in each forward pass (frozen ones do not require grad), so DDP can
+        # skip its per-step search for unused parameters.
+        ddp_find_unused_parameters=False,
         # A classification loss is a per-process mean that ignores num_items_in_batch; averaging tokens across
         # processes would multiply it (and its gradient) by the number of processes under torchrun/accelerate.
         average_tokens_across_devices=False,

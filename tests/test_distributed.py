@@ -75,14 +75,21 @@ def test_launch_commands_name_the_recipe_and_output():
     assert any(c.startswith("accelerate launch --multi_gpu --num_processes 4") for c in commands.values())
 
 
+TORCHRUN = ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+# accelerate's --multi_gpu launcher is torchrun underneath; on a machine without GPUs the processes use gloo.
+ACCELERATE = ["-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+              "--mixed_precision", "no", "--dynamo_backend", "no"]
+
+
 @pytest.mark.slow
-def test_two_cpu_processes_train_one_run(tmp_path, tiny_model_dir):
-    """torchrun with 2 CPU processes (gloo): one run directory, metrics over the whole test split."""
+@pytest.mark.parametrize("launcher", [TORCHRUN, ACCELERATE], ids=["torchrun", "accelerate"])
+def test_two_cpu_processes_train_one_run(tmp_path, tiny_model_dir, launcher):
+    """torchrun or accelerate launch, 2 CPU processes (gloo): one run directory, metrics over the whole test split."""
     data = tmp_path / "reviews.csv"
     make_sentiment_frame().to_csv(data, index=False)
     out = tmp_path / "run"
-    argv = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-            "-m", "core", "train", "--train", str(data), "--model", str(tiny_model_dir), "--output", str(out),
+    argv = [sys.executable, *launcher, "-m", "core", "train", "--train", str(data), "--model", str(tiny_model_dir),
+            "--output", str(out),
             "--epochs", "3", "--batch-size", "8", "--learning-rate", "5e-3", "--max-length", "32",
             "--evaluations-per-epoch", "1", "--device", "cpu"]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
