@@ -21,7 +21,7 @@ test-fast: ## unit tests only, no subprocess training or browser
 	$(PYTHON) -m pytest -q -m "not slow and not browser"
 
 lint:
-	$(PYTHON) -m ruff check core ui pages app.py tests bench
+	$(PYTHON) -m ruff check core ui views app.py tests bench
 
 bench:
 	$(PYTHON) bench/text_classification.py
