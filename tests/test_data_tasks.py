@@ -97,3 +97,12 @@ def test_augment_step_explains_that_ner_is_not_augmented(home):
     at = open_page("augment", wizard)
     assert "off for named entities" in texts(at.info)
     assert not at.multiselect
+
+
+def test_label_spelling_merge_is_offered_for_single_label_classification_only(home):
+    at = open_page("data", wizard_for("token-classification"))
+    by_label(at.button, "Use a sample dataset").click().run()
+    assert "Normalize labels" not in [c.label for c in at.checkbox]
+    at = open_page("data", wizard_for("text-classification"))
+    by_label(at.button, "Use a sample dataset").click().run()
+    assert "Normalize labels" in [c.label for c in at.checkbox]

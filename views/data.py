@@ -110,9 +110,11 @@ with st.expander("Held-out data and split"):
         state.update_config(validation_size=val, test_size=test)
 
 st.subheader("Cleaning")
+CLEANING = ["drop_empty", "normalize_whitespace", "drop_duplicates"]
+if TASK == tasks.CLASSIFICATION:
+    CLEANING.append("normalize_labels")  # label spellings only merge for single class names
 cols = st.columns(4)
-CLEANING = ["drop_empty", "normalize_whitespace", "drop_duplicates", "normalize_labels"]
-for column, name in zip(cols, CLEANING, strict=True):
+for column, name in zip(cols, CLEANING, strict=False):
     with column:
         option_checkbox(name)
 
