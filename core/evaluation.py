@@ -158,7 +158,11 @@ def metrics_function(task: str, labels: list[str],
             mean, std = scaler
             return regression_metrics(label_ids.reshape(-1) * std + mean, logits.reshape(-1) * std + mean)
         if task == tasks.MULTI_LABEL:
-            return multilabel_metrics(label_ids.astype(int), (sigmoid(logits) >= 0.5).astype(int))
+            # Rare labels rarely reach 0.5 early on: scored at 0.5, every validation would read 0 and early stopping
+            # would end training before it starts. Score at the threshold the final model will use, tuned here.
+            truth = label_ids.astype(int)
+            threshold = tune_threshold(logits, truth)
+            return {**multilabel_metrics(truth, (sigmoid(logits) >= threshold).astype(int)), "threshold": threshold}
         if task == tasks.NER:
             return ner.entity_metrics(*ner.decode_predictions(logits, label_ids, labels))
         return classification_metrics(label_ids, np.argmax(logits, axis=-1))

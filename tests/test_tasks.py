@@ -226,3 +226,13 @@ def test_ner_run_scores_entities_and_exports_a_token_classification_pipeline(tin
 def test_ner_refuses_word_augmentation():
     with pytest.raises(ConfigError, match="alignment"):
         TrainConfig(task="token-classification", train="x.jsonl", augment=["random_swap"], augment_copies=1).validate()
+
+
+def test_multi_label_validation_is_scored_at_a_tuned_threshold():
+    from core.evaluation import metrics_function
+
+    # Probabilities well below 0.5 that still separate the labels: a fixed 0.5 cut would score 0.
+    logits = np.array([[-1.0, -4.0], [-4.0, -1.0], [-1.0, -4.0], [-4.0, -4.0]])
+    truth = np.array([[1, 0], [0, 1], [1, 0], [0, 0]], dtype=float)
+    scores = metrics_function("multi-label-classification", ["a", "b"])((logits, truth))
+    assert scores["f1_micro"] == 1.0 and scores["threshold"] < 0.5
