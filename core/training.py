@@ -22,7 +22,7 @@ from transformers import (
 from core import ner, tasks
 from core.callbacks import FinalEvaluationCallback, RunDirCallback
 from core.config import TrainConfig, greater_is_better
-from core.evaluation import metrics_function
+from core.evaluation import metrics_function, multi_hot
 from core.modeling import use_bf16
 from core.rundir import RunDir
 
@@ -50,8 +50,7 @@ def tokenize_frame(frame: pd.DataFrame, tokenizer, labels: list[str], max_length
         mean, std = scaler
         columns["labels"] = ((frame["label"].astype(float) - mean) / std).tolist()
     elif task == tasks.MULTI_LABEL:
-        columns["labels"] = [[float(name in set(tasks.split_labels(v, separator))) for name in labels]
-                             for v in frame["label"]]
+        columns["labels"] = multi_hot(frame["label"], labels, separator).astype(float).tolist()
     else:
         columns["labels"] = frame["label"].map(index).astype(int).tolist()
     dataset = Dataset.from_dict(columns)

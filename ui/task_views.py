@@ -111,25 +111,18 @@ def model_rows(report: dict) -> list[dict]:
         {"model": BASELINES.get(name, name.replace("_", " ")), **m} for name, m in report.get("baselines", {}).items()]
 
 
-def _predict(run: RunDir, call: Callable[[Any], Any]) -> Any:
-    """Run `call` on the run's loaded model; a user-fixable failure is shown and gives None."""
-    try:
-        return call(predictor_for(run.model))
-    except FineTuneError as exc:
-        st.error(f"**{exc.kind}:** {exc}")
-        return None
-
-
 def _pair_header(cfg: TrainConfig | None) -> dict:
     """Tables show a pair's second text under the user's own column name."""
     return {"text_pair": cfg.text_pair_column} if cfg and cfg.text_pair_column else {}
 
 
-def try_it(report: dict, cfg: TrainConfig | None, label: str, button: str) -> tuple[str, list[str] | None] | None:
-    """The Try-it box: (text, pairs) once the button is clicked with text typed, else None.
+def try_it(report: dict, cfg: TrainConfig | None, run: RunDir, label: str, button: str,
+           predict: Callable[[Any, list[str], list[str] | None], list[Any]]) -> tuple[str, Any] | None:
+    """The Try-it box: once the button is clicked with text typed, (text, the run's model's prediction), else None.
 
     The button stays enabled: a text area only sends what was typed on blur or Ctrl+Enter, so a button
-    disabled until then would ignore the first click. Two boxes when the model reads text pairs.
+    disabled until then would ignore the first click. Two boxes when the model reads text pairs. `predict`
+    gets the loaded pipeline, the texts and the second texts (or None); a user-fixable failure is shown.
     """
     example = example_text(report)
     pair_column = cfg.text_pair_column if cfg else None
@@ -144,7 +137,11 @@ def try_it(report: dict, cfg: TrainConfig | None, label: str, button: str) -> tu
     if not text.strip() or (pair_column and not pair.strip()):
         st.warning("Type both texts first." if pair_column else "Type a text first.")
         return None
-    return text, [pair] if pair_column else None
+    try:
+        return text, predict(predictor_for(run.model), [text], [pair] if pair_column else None)[0]
+    except FineTuneError as exc:
+        st.error(f"**{exc.kind}:** {exc}")
+        return None
 
 
 # --- text classification -----------------------------------------------------------------------------------------
@@ -182,14 +179,12 @@ def show_classification(report: dict, run: RunDir) -> None:
                      column_config={"confidence": st.column_config.ProgressColumn(min_value=0, max_value=1)})
 
     st.subheader("Try it")
-    typed = try_it(report, recipe_of(run), "Type a text to classify", "Classify")
-    if typed:
-        text, pairs = typed
-        scores = _predict(run, lambda predictor: predict_texts(predictor, [text], pairs)[0])
-        if scores is not None:
-            best = next(iter(scores))
-            st.markdown(f"Prediction: **{best}** ({scores[best]:.1%})")
-            st.plotly_chart(charts.probabilities(scores))
+    tried = try_it(report, recipe_of(run), run, "Type a text to classify", "Classify", predict_texts)
+    if tried:
+        scores = tried[1]
+        best = next(iter(scores))
+        st.markdown(f"Prediction: **{best}** ({scores[best]:.1%})")
+        st.plotly_chart(charts.probabilities(scores))
 
 
 # --- text regression ---------------------------------------------------------------------------------------------
@@ -219,25 +214,15 @@ def show_regression(report: dict, run: RunDir) -> None:
         "error": st.column_config.NumberColumn("error (predicted − true)", format="%+.3f")})
 
     st.subheader("Try it")
-    typed = try_it(report, cfg, "Type a text to score", "Predict")
-    if typed:
-        text, pairs = typed
-        value = _predict(run, lambda predictor: predict_values(predictor, [text], pairs)[0])
-        if value is not None:
-            points = report["points"]["label"]
-            st.metric(f"Predicted {target}", f"{value:,.3f}")
-            if points:
-                st.caption(f"The test targets range from {min(points):,.3f} to {max(points):,.3f}.")
+    tried = try_it(report, cfg, run, "Type a text to score", "Predict", predict_values)
+    if tried:
+        points = report["points"]["label"]
+        st.metric(f"Predicted {target}", f"{tried[1]:,.3f}")
+        if points:
+            st.caption(f"The test targets range from {min(points):,.3f} to {max(points):,.3f}.")
 
 
 # --- multi-label classification ----------------------------------------------------------------------------------
-
-
-def split_cell(value: object, separator: str) -> set[str]:
-    """The labels of one joined cell ('a;b' → {'a', 'b'}; empty → none)."""
-    if value is None or (isinstance(value, float) and pd.isna(value)):
-        return set()
-    return {part.strip() for part in str(value).split(separator) if part.strip()}
 
 
 def label_mistakes(errors: list[dict], separator: str) -> pd.DataFrame:
@@ -245,8 +230,8 @@ def label_mistakes(errors: list[dict], separator: str) -> pd.DataFrame:
     frame = pd.DataFrame(errors)
     if frame.empty:
         return frame
-    true = frame["label"].map(lambda v: split_cell(v, separator))
-    guess = frame["predicted"].map(lambda v: split_cell(v, separator))
+    true = frame["label"].map(lambda v: set(tasks.split_labels(v, separator)))
+    guess = frame["predicted"].map(lambda v: set(tasks.split_labels(v, separator)))
     frame["missed"] = [separator.join(sorted(t - g)) for t, g in zip(true, guess, strict=True)]
     frame["extra"] = [separator.join(sorted(g - t)) for t, g in zip(true, guess, strict=True)]
     return frame
@@ -275,7 +260,7 @@ def show_multilabel(report: dict, run: RunDir) -> None:
         st.success("Every test row got exactly the right labels.")
     else:
         chosen = set(st.multiselect("Rows involving label", report["labels"]))
-        involved = [bool(chosen & (split_cell(t, separator) | split_cell(p, separator))) or not chosen
+        involved = [bool(chosen & {*tasks.split_labels(t, separator), *tasks.split_labels(p, separator)}) or not chosen
                     for t, p in zip(errors["label"], errors["predicted"], strict=True)]
         st.caption("Rows whose predicted label set differs from the true one. Confidence is that of the least "
                    "certain label decision in the row.")
@@ -283,15 +268,13 @@ def show_multilabel(report: dict, run: RunDir) -> None:
             **_pair_header(cfg), "confidence": st.column_config.ProgressColumn(min_value=0, max_value=1)})
 
     st.subheader("Try it")
-    typed = try_it(report, cfg, "Type a text to tag", "Tag")
-    if typed:
-        text, pairs = typed
-        found = _predict(run, lambda predictor: predict_label_sets(predictor, [text], pairs)[0])
-        if found is not None:
-            names = ", ".join(f"**{label}**" for label in found.labels)
-            st.markdown(f"Labels that apply: {names}" if found.labels else
-                        f"No label reaches the threshold of {found.threshold:.2f}.")
-            st.plotly_chart(task_charts.label_probabilities(found.scores, found.threshold))
+    tried = try_it(report, cfg, run, "Type a text to tag", "Tag", predict_label_sets)
+    if tried:
+        found = tried[1]
+        names = ", ".join(f"**{label}**" for label in found.labels)
+        st.markdown(f"Labels that apply: {names}" if found.labels else
+                    f"No label reaches the threshold of {found.threshold:.2f}.")
+        st.plotly_chart(task_charts.label_probabilities(found.scores, found.threshold))
 
 
 # --- named entities ----------------------------------------------------------------------------------------------
@@ -374,16 +357,15 @@ def show_ner(report: dict, run: RunDir) -> None:
         st.html(sentences_html(shown[:SENTENCES_SHOWN], colours))
 
     st.subheader("Try it")
-    typed = try_it(report, None, "Type a sentence", "Find entities")
-    if typed:
-        text = typed[0]
-        found = _predict(run, lambda predictor: find_entities(predictor, [text])[0])
-        if found is not None:
-            st.caption(f"Found {len(found)} entit{'y' if len(found) == 1 else 'ies'}.")
-            if found:
-                st.html(highlight_text(text, found, colours))
-                st.dataframe(pd.DataFrame([vars(e) for e in found]), hide_index=True,
-                             column_config={"score": st.column_config.ProgressColumn(min_value=0, max_value=1)})
+    tried = try_it(report, None, run, "Type a sentence", "Find entities",
+                   lambda predictor, texts, _pairs: find_entities(predictor, texts))
+    if tried:
+        text, found = tried
+        st.caption(f"Found {len(found)} entit{'y' if len(found) == 1 else 'ies'}.")
+        if found:
+            st.html(highlight_text(text, found, colours))
+            st.dataframe(pd.DataFrame([vars(e) for e in found]), hide_index=True,
+                         column_config={"score": st.column_config.ProgressColumn(min_value=0, max_value=1)})
 
 
 VIEWS = {tasks.CLASSIFICATION: show_classification, tasks.REGRESSION: show_regression,
