@@ -180,9 +180,12 @@ def describe_columns(frame: pd.DataFrame) -> list[dict[str, object]]:
     return rows
 
 
-def guess_columns(frame: pd.DataFrame) -> tuple[str | None, str | None]:
-    """Guess (text column, label column): the longest free text, and a low-cardinality column."""
-    columns = describe_columns(frame)
+def guess_columns(frame: pd.DataFrame, columns: list[dict] | None = None) -> tuple[str | None, str | None]:
+    """Guess (text column, label column): the longest free text, and a low-cardinality column.
+
+    `columns` is `describe_columns(frame)` when the caller already has it.
+    """
+    columns = columns if columns is not None else describe_columns(frame)
     texts = sorted((c for c in columns if c["kind"] == "text"), key=lambda c: -c["mean_length"])
     text = texts[0]["column"] if texts else None
     named = [c["column"] for c in columns if c["column"].lower() in {"label", "labels", "label_name", "class",

@@ -256,13 +256,14 @@ def guess_roles(frame: pd.DataFrame, task: str) -> dict[str, str | None]:
 
     if task == NER:
         return {"text": _pick(frame, "", TOKEN_COLUMNS), "text_pair": None, "label": _pick(frame, "", TAG_COLUMNS)}
-    text, label = guess_columns(frame)
+    described = describe_columns(frame)
+    text, label = guess_columns(frame, described)
     lower = {str(c).lower(): c for c in frame.columns}
     pair = next(((lower[a], lower[b]) for a, b in PAIR_NAMES if a in lower and b in lower), None)
     if pair:
         text = pair[0]
     if task == REGRESSION:
-        numeric = [c["column"] for c in describe_columns(frame) if c["kind"] == "number" and c["distinct"] > 2]
+        numeric = [c["column"] for c in described if c["kind"] == "number" and c["distinct"] > 2]
         named = [c for c in numeric if str(c).lower() in {"score", "target", "rating", "value", "label", "y"}]
         label = (named or numeric or [label])[0]
     return {"text": text, "text_pair": pair[1] if pair else None, "label": label}
