@@ -18,6 +18,7 @@ from core.config import TrainConfig, greater_is_better
 from core.distributed import is_main_process, open_run_dir
 from core.errors import ConfigError, FineTuneError, ResourceError
 from core.evaluation import baseline_metrics, build_task_report, tune_threshold
+from core.exports import write_csv
 from core.modeling import count_parameters, load_classifier, load_tokenizer, pick_device
 from core.packaging import export_model
 from core.preparation import prepare_data
@@ -220,7 +221,7 @@ def _finish(cfg: TrainConfig, run: RunDir, data, trainer, tokenizer, outputs, st
     report["advice"] = training_advice(trainer.state, cfg)
     write_json_atomic(run.report, report)
     write_json_atomic(run.metrics, metrics)
-    predictions.to_csv(run.path / "predictions.csv", index=False)
+    write_csv(predictions, run.path / "predictions.csv")
     run.write_status("running", phase="exporting the model")
     export_model(run, trainer.model, tokenizer, cfg, data.report, report, scaler=scaler, threshold=threshold)
     final = "stopped" if stopped else "completed"

@@ -6,11 +6,13 @@ import os
 import re
 import shutil
 import time
-from pathlib import Path
+import uuid
+from pathlib import Path, PurePosixPath
 
 from core.config import headline_metric
 from core.errors import ConfigError
 from core.rundir import RunDir, read_json, write_json_atomic
+from core.uploads import check_upload
 
 DEFAULT_HOME = Path.home() / ".finetune-studio"
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
@@ -133,12 +135,24 @@ def list_projects() -> list[str]:
 
 
 def store_upload(project: str, filename: str, content: bytes) -> Path:
-    """Save an uploaded file under the project's uploads folder, with a safe name; returns its path."""
+    """Save an uploaded table under the project's uploads folder with a generated name; returns its path.
+
+    The user's file name supplies only a readable stem and the suffix (which picks the reader): no part
+    of it becomes a folder, so `../`, absolute paths and drive letters cannot leave the workspace.
+
+    Raises:
+        DataError: Over the size cap, or the content is not a table (see `core.uploads.check_upload`).
+    """
+    check_upload(filename, len(content), content[:64])
     folder = project_dir(project) / "uploads"
     folder.mkdir(exist_ok=True)
-    name = safe_name(Path(filename).name, fallback="upload.csv")
-    target = folder / name
-    tmp = target.with_name(f".{name}.part")
+    original = PurePosixPath(filename.replace("\\", "/")).name
+    stem, suffix = safe_name(Path(original).stem, fallback="upload"), Path(original).suffix.lower()
+    target = folder / f"{uuid.uuid4().hex[:12]}-{stem[:40]}{suffix if safe_name(suffix) == suffix else ''}"
+    if not target.resolve().is_relative_to(workspace_home().resolve()):
+        raise ConfigError("The workspace's uploads folder points outside the workspace.",
+                          "Remove the link in the workspace and upload again.")
+    tmp = target.with_name(f".{target.name}.part")
     tmp.write_bytes(content)
     os.replace(tmp, target)
     return target

@@ -25,9 +25,20 @@ HINTS = {tasks.CLASSIFICATION: "One row per example: a text column (two for text
                     "with a list of tokens and a list of tags."}
 left, right = st.columns([3, 1])
 upload = left.file_uploader("Upload data", type=TYPES, help=HINTS[TASK])
+
+
+def keep_upload(name: str, content: bytes):
+    """The stored upload's path, or None after showing why it was refused (too large, not a table)."""
+    try:
+        return store_upload(wiz["project"], name, content)
+    except FineTuneError as exc:
+        st.error(f"**{exc.kind}:** {exc}")
+        return None
+
+
 if upload is not None and upload.name != wiz["data"].get("source_name"):
-    path = store_upload(wiz["project"], upload.name, upload.getvalue())
-    state.update(data={"train": str(path), "source_name": upload.name, "columns_ok": False})
+    if (path := keep_upload(upload.name, upload.getvalue())) is not None:
+        state.update(data={"train": str(path), "source_name": upload.name, "columns_ok": False})
 with right:
     st.write("New here?")
     sample = SAMPLE_FOR_TASK.get(TASK)
@@ -97,8 +108,8 @@ with st.expander("Held-out data and split"):
     for split in ("validation", "test"):
         extra = st.file_uploader(f"Optional {split} file", type=TYPES, key=f"upload_{split}")
         if extra is not None and wiz["data"].get(f"{split}_name") != extra.name:
-            path = store_upload(wiz["project"], f"{split}-{extra.name}", extra.getvalue())
-            state.update(data={**wiz["data"], split: str(path), f"{split}_name": extra.name})
+            if (path := keep_upload(f"{split}-{extra.name}", extra.getvalue())) is not None:
+                state.update(data={**wiz["data"], split: str(path), f"{split}_name": extra.name})
         if wiz["data"].get(split) and st.button(f"Remove the {split} file", key=f"drop_{split}"):
             state.update(data={k: v for k, v in wiz["data"].items() if not k.startswith(split)})
             st.rerun()
