@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shlex
 import subprocess
 import sys
+from contextlib import contextmanager
 from dataclasses import fields
 from pathlib import Path
 
 from core.config import TrainConfig
+from core.errors import ResourceError
 from core.rundir import RunDir
+from core.workspace import active_jobs, workspace_home
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -51,16 +55,43 @@ def start_run(cfg: TrainConfig | None, run: RunDir, resume: bool = False) -> int
     Returns:
         The child's pid.
     """
-    run.create()  # spawn() also clears a STOP file; the request must be on disk before the child starts
-    if not resume:
-        if cfg is None:
-            raise ValueError("A new run needs a recipe.")
-        cfg.save(run.request)
-    return spawn(train_command(run, resume), run)
+    if not resume and cfg is None:
+        raise ValueError("A new run needs a recipe.")
+    with device_claim(run):  # before anything is written: a refused run leaves no folder behind
+        run.create()  # _spawn() also clears a STOP file; the request must be on disk before the child starts
+        if not resume:
+            cfg.save(run.request)
+        return _spawn(train_command(run, resume), run)
+
+
+@contextmanager
+def device_claim(run: RunDir):
+    """Hold the workspace's launch lock while checking that no other job trains, so two clicks cannot both start.
+
+    Raises:
+        ResourceError: Another run or search of the workspace is active: two jobs would fight for the
+            same CPU/GPU and memory, each slower and either may run out of memory.
+    """
+    with (workspace_home() / ".launch.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        busy = active_jobs(exclude=run.path)
+        if busy:
+            raise ResourceError(f"The {busy[0]} is still active, and two jobs at once would fight for the same "
+                                "processor and memory.", "Wait for it to finish or stop it, then start this one.")
+        yield  # the lock is released once the new job has written its 'queued' status
 
 
 def spawn(argv: list[str], run: RunDir) -> int:
-    """Start `argv` detached (own session, so it outlives the UI), logging to run/log.txt; returns its pid."""
+    """Start `argv` detached (own session, so it outlives the UI), logging to run/log.txt; returns its pid.
+
+    Raises:
+        ResourceError: Another job of the workspace is active (see `device_claim`).
+    """
+    with device_claim(run):
+        return _spawn(argv, run)
+
+
+def _spawn(argv: list[str], run: RunDir) -> int:
     run.create()
     run.stop_file.unlink(missing_ok=True)
     run.write_status("queued", pid=None, message="Starting…", phase="starting")
@@ -87,10 +118,11 @@ def start_search(cfg: TrainConfig, search, folder: RunDir) -> int:
     """Launch one search worker; the search space is written first so the worker uses the user's choice."""
     from core.rundir import write_json_atomic
 
-    folder.create()
-    cfg.save(folder.request)
-    write_json_atomic(folder.path / "space.json", search.space)
-    return spawn([*search_command(folder, search), "--space", str(folder.path / "space.json")], folder)
+    with device_claim(folder):  # before anything is written: a refused search leaves no folder behind
+        folder.create()
+        cfg.save(folder.request)
+        write_json_atomic(folder.path / "space.json", search.space)
+        return _spawn([*search_command(folder, search), "--space", str(folder.path / "space.json")], folder)
 
 
 def resume_search(folder: RunDir) -> int:

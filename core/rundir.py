@@ -133,8 +133,13 @@ class RunDir:
                 shutil.rmtree(folder)
 
     def last_checkpoint(self) -> Path | None:
-        """The newest checkpoint folder, if any."""
-        found = sorted(self.checkpoints.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
+        """The newest complete checkpoint folder, if any.
+
+        The Trainer writes trainer_state.json last, so a folder without it was cut short (a crash or a
+        full disk while saving) and resuming from it would fail: it is passed over.
+        """
+        found = sorted((p for p in self.checkpoints.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()
+                        and (p / "trainer_state.json").is_file()), key=lambda p: int(p.name.split("-")[-1]))
         return found[-1] if found else None
 
 

@@ -91,14 +91,18 @@ def recording_failures(run: RunDir):
         run.write_status("failed", message=str(exc), error_kind=exc.kind)
         raise
     except (torch.OutOfMemoryError, MemoryError):
-        err = ResourceError("The machine ran out of memory.", "Lower the batch size or the max length and resume.")
-        run.write_status("failed", message=str(err), error_kind=err.kind)
-        raise err from None
+        raise _record_oom(run) from None
+    except RuntimeError as exc:
+        if not is_out_of_memory(exc):
+            run.write_status("failed", message=f"Unexpected error: {type(exc).__name__}: {exc}", error_kind="Crash")
+            raise
+        raise _record_oom(run) from None
     except OSError as exc:
         if exc.errno != errno.ENOSPC:
             run.write_status("failed", message=f"Unexpected error: {exc}", error_kind="Crash")
             raise
-        err = ResourceError("The disk is full.", "Free some space, then resume the run.")
+        err = ResourceError("The disk is full, so the run could not save its checkpoint or model.",
+                            "Free some space (delete old runs on the Runs page), then resume the run.")
         run.write_status("failed", message=str(err), error_kind=err.kind)
         raise err from None
     except KeyboardInterrupt:
@@ -107,6 +111,23 @@ def recording_failures(run: RunDir):
     except Exception as exc:
         run.write_status("failed", message=f"Unexpected error: {type(exc).__name__}: {exc}", error_kind="Crash")
         raise
+
+
+# What PyTorch's allocators say when they fail as a plain RuntimeError (CPU) rather than OutOfMemoryError.
+OOM_MARKERS = ("out of memory", "can't allocate memory", "not enough memory")
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """Whether an exception is an allocator running out of memory (CUDA, MPS or CPU)."""
+    return isinstance(exc, (torch.OutOfMemoryError, MemoryError)) or any(m in str(exc).lower() for m in OOM_MARKERS)
+
+
+def _record_oom(run: RunDir) -> ResourceError:
+    err = ResourceError("The machine ran out of memory while training.",
+                        "Lower the batch size or the max length (raise gradient accumulation to keep the same "
+                        "effective batch), then resume.")
+    run.write_status("failed", message=str(err), error_kind=err.kind)
+    return err
 
 
 def _prepare(cfg: TrainConfig, run: RunDir):

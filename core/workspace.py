@@ -11,7 +11,7 @@ from pathlib import Path, PurePosixPath
 
 from core.config import headline_metric
 from core.errors import ConfigError
-from core.rundir import RunDir, read_json, write_json_atomic
+from core.rundir import ACTIVE_STATES, RunDir, read_json, write_json_atomic
 from core.uploads import check_upload
 
 DEFAULT_HOME = Path.home() / ".finetune-studio"
@@ -79,6 +79,16 @@ def list_runs() -> list[dict]:
                      **headline(recipe.get("task"), metrics),
                      "project": recipe.get("project_hint") or path.name.rsplit("-", 2)[0]})
     return sorted(rows, key=lambda r: -float(r["started"] or 0))
+
+
+def active_jobs(exclude: Path | None = None) -> list[str]:
+    """Runs and searches of the workspace whose process is alive now (other than `exclude`), by folder name."""
+    busy, exclude = [], exclude.resolve() if exclude else None
+    for kind in ("runs", "searches"):
+        for path in sorted(runs_dir(kind).iterdir()):
+            if path.is_dir() and path.resolve() != exclude and RunDir(path).read_status().get("state") in ACTIVE_STATES:
+                busy.append(f"{kind[:-1]} {path.name}")
+    return busy
 
 
 def list_trials() -> dict[str, RunDir]:

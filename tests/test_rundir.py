@@ -126,7 +126,16 @@ def test_last_checkpoint_orders_numerically(run):
     assert run.last_checkpoint() is None
     for step in (9, 10, 2):
         (run.checkpoints / f"checkpoint-{step}").mkdir(parents=True)
+        (run.checkpoints / f"checkpoint-{step}" / "trainer_state.json").write_text("{}")
     assert run.last_checkpoint().name == "checkpoint-10"
+
+
+def test_last_checkpoint_passes_over_one_cut_short_while_saving(run):
+    (run.checkpoints / "checkpoint-4").mkdir(parents=True)
+    (run.checkpoints / "checkpoint-4" / "trainer_state.json").write_text("{}")
+    (run.checkpoints / "checkpoint-8").mkdir()
+    (run.checkpoints / "checkpoint-8" / "model.safetensors").write_bytes(b"half")  # no trainer_state.json yet
+    assert run.last_checkpoint().name == "checkpoint-4"
 
 
 def test_write_json_atomic_round_trip(tmp_path):

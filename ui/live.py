@@ -7,6 +7,7 @@ import time
 import streamlit as st
 
 from core.config import headline_metric
+from core.errors import FineTuneError
 from core.launcher import start_run
 from core.rundir import ACTIVE_STATES, RunDir, read_json
 from ui import charts
@@ -31,7 +32,11 @@ def _controls(run: RunDir, state: str) -> None:
             st.toast("Stop requested; the best model so far will be evaluated and saved.")
     elif state in {"stopped", "crashed", "failed"} and run.last_checkpoint() is not None:
         if st.button("Resume", icon=":material/replay:", help="Continues from the last checkpoint."):
-            start_run(None, run, resume=True)
+            try:
+                start_run(None, run, resume=True)
+            except FineTuneError as exc:  # another run or search holds the machine
+                st.error(f"**{exc.kind}:** {exc}")
+                return
             st.rerun(scope="app")
 
 

@@ -60,7 +60,11 @@ running = status.get("state") in ACTIVE_STATES
 if st.button("Start search", type="primary", disabled=running or not space, icon=":material/play_arrow:"):
     search = SearchConfig(method=method, trials=int(trials), timeout_s=minutes * 60 or None, metric=metric, space=space)
     folder = new_run_dir(wiz["project"], kind="searches")
-    start_search(cfg, search, folder)
+    try:
+        start_search(cfg, search, folder)
+    except FineTuneError as exc:  # another run or search holds the machine
+        st.error(f"**{exc.kind}:** {exc}")
+        st.stop()
     state.update(active_search=folder.name)
     st.rerun()
 if folder is None:

@@ -25,11 +25,11 @@ if left.button("Start training", type="primary", disabled=active, icon=":materia
     try:
         cfg = state.config()
         cfg.validate()
+        run = new_run_dir(wiz["project"])
+        start_run(cfg, run)  # refused while another run or search is active
     except FineTuneError as exc:
         st.error(f"**{exc.kind}:** {exc}")
         st.stop()
-    run = new_run_dir(wiz["project"])
-    start_run(cfg, run)
     state.update(active_run=run.name)
     st.rerun()
 right.caption(f"Preset **{wiz['preset']}**, model **{wiz['config']['model']}**, strategy "
