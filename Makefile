@@ -11,8 +11,9 @@ install:
 install-dev: install
 	$(PIP) -r requirements-dev.txt
 
-app: install  ## install and start the wizard on the bundled model
-	$(PYTHON) -m streamlit run app.py
+HOST ?= localhost
+app: install  ## install and start the wizard (HOST=0.0.0.0 serves on the network and needs FINETUNE_PASSWORD)
+	$(PYTHON) -m streamlit run app.py --server.address $(HOST)
 
 test: install-dev  ## install and run the whole test suite (what CI runs)
 	$(PYTHON) -m pytest -q

@@ -2,9 +2,10 @@
 
 import streamlit as st
 
-from ui import steps
+from ui import access, steps
 
 st.set_page_config(page_title="FineTune Studio", page_icon=":material/model_training:", layout="wide")
+access.require_access()  # before any page: a network visitor without the password sees nothing else
 
 pages = [st.Page(f"views/{slug}.py", title=title + (" ✓" if slug in steps.WIZARD and steps.is_done(slug) else ""),
                  icon=icon,

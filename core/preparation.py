@@ -30,6 +30,9 @@ class PreparedData:
     def warnings(self) -> list[str]:
         return self.report.get("warnings", [])
 
+# Below this, a validation and a test split cannot both hold a row; real data sets are far larger.
+MIN_TRAIN_ROWS = 8
+
 
 def split_frame(frame: pd.DataFrame, cfg: TrainConfig, need_validation: bool,
                 need_test: bool) -> dict[str, pd.DataFrame]:
@@ -71,6 +74,10 @@ def prepare_data(cfg: TrainConfig) -> PreparedData:
     frames = {name: tasks.select_columns(tasks.load_split(path, cfg), cfg, Path(path).name)
               for name, path in files.items()}
     report: dict = {"files": files, "rows_loaded": {k: len(v) for k, v in frames.items()}, "cleaning": {}}
+    if len(frames["train"]) < MIN_TRAIN_ROWS:
+        raise DataError(f"{Path(files['train']).name} has only {len(frames['train'])} example row(s); fine-tuning "
+                        f"needs at least {MIN_TRAIN_ROWS} to split off validation and test rows.",
+                        "Add more examples (a few dozen per class learn well).")
     warnings: list[str] = []
     if cfg.task == tasks.REGRESSION:
         for name, frame in frames.items():
@@ -88,8 +95,9 @@ def prepare_data(cfg: TrainConfig) -> PreparedData:
         report["cleaning"][name] = cleaned.to_dict()
         warnings += cleaned.warnings
         if frames[name].empty:
-            raise DataError(f"No usable rows are left in the {name} data after cleaning.",
-                            "Check that the text and label columns hold values.")
+            why = f" ({cleaned.warnings[-1].rstrip('.')})" if cleaned.warnings else ""
+            raise DataError(f"No usable rows are left in the {name} data after cleaning{why}.",
+                            "Check that the text and label columns hold values and that each class repeats.")
     tasks.check_train_labels(frames, cfg)
     frames.update(split_frame(frames["train"], cfg, "validation" not in frames, "test" not in frames))
     if cfg.drop_duplicates:

@@ -119,6 +119,9 @@ def _read_json(text: str, name: str, suffix: str) -> pd.DataFrame:
         except json.JSONDecodeError as exc:
             raise DataError(f"{name} is not valid JSON (line {exc.lineno}: {exc.msg}).",
                             "Fix the file or export it again.") from None
+        except RecursionError:  # thousands of nested brackets: an attack or a broken export, never a table
+            raise DataError(f"{name} is nested too deeply to be a table.",
+                            'Use [{"text": ..., "label": ...}, ...] or one JSON object per line.') from None
         return _records_to_frame(data, name)
     rows = []
     # split on "\n" only: U+2028 and friends are legal inside JSON strings, and splitlines() breaks on them
@@ -127,6 +130,9 @@ def _read_json(text: str, name: str, suffix: str) -> pd.DataFrame:
             continue
         try:
             rows.append(json.loads(line))
+        except RecursionError:
+            raise DataError(f"{name} line {number} is nested too deeply to be a record.",
+                            "Fix or remove that line; each line must be one flat JSON object.") from None
         except json.JSONDecodeError as exc:
             raise DataError(f"{name} line {number} is not valid JSON ({exc.msg}).",
                             "Fix or remove that line; each line must be one JSON object.") from None

@@ -51,6 +51,9 @@ def _require(frame: pd.DataFrame, column: str, role: str, name: str) -> None:
     values = frame[column]
     if values.isna().all() or values.astype(str).str.strip().eq("").all():
         raise DataError(f"The {role} column '{column}' in {name} is empty.", "Choose a column that holds data.")
+    if role in {"text", "second text"} and values.map(lambda v: isinstance(v, dict | list | tuple | np.ndarray)).any():
+        raise DataError(f"The {role} column '{column}' in {name} holds nested records or lists, not text.",
+                        "Choose a column of plain text, or flatten the data (one text per cell) before uploading.")
 
 
 def select_columns(frame: pd.DataFrame, cfg: TrainConfig, name: str) -> pd.DataFrame:

@@ -131,6 +131,6 @@ def test_same_column_for_text_and_label(tmp_path):
 
 
 def test_too_few_rows_after_cleaning(tmp_path):
-    frame = pd.DataFrame({"text": ["", " ", "x"], "label": ["a", "b", ""]})
+    frame = pd.DataFrame({"text": ["", " ", "x"] * 3, "label": ["a", "b", ""] * 3})
     with pytest.raises(DataError, match="No usable rows"):
         prepare(tmp_path, frame)
