@@ -169,17 +169,25 @@ def _short(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
 
 
+def _is_nested(value: object) -> bool:
+    return isinstance(value, dict | list | tuple) or (hasattr(value, "ndim") and getattr(value, "ndim", 0) > 0)
+
+
 def describe_columns(frame: pd.DataFrame) -> list[dict[str, object]]:
-    """Per column: its kind (text, number, category), distinct values, missing share and an example."""
+    """Per column: its kind (text, number, category, nested), distinct values, missing share and an example."""
     rows = []
     for column in frame.columns:
         series = frame[column]
+        nested = series.map(_is_nested)
+        if nested.any():  # JSON/Parquet records or lists: unhashable, and never a text or a label column
+            series = series.map(lambda v: json.dumps(v, default=str) if _is_nested(v) else v)
         distinct = int(series.nunique(dropna=True))
         numeric = pd.to_numeric(series, errors="coerce").notna().mean() > 0.95
         mean_len = series.dropna().astype(str).str.len().mean() if series.notna().any() else 0.0
         kind = "number" if numeric else ("category" if distinct <= max(50, len(series) // 20) else "text")
         if kind == "category" and mean_len > 40:
             kind = "text"
+        kind = "nested" if nested.any() else kind
         example = str(series.dropna().iloc[0])[:80] if series.notna().any() else ""
         rows.append({"column": column, "kind": kind, "distinct": distinct,
                      "missing": float(series.isna().mean()), "mean_length": float(mean_len or 0), "example": example})

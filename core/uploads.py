@@ -101,7 +101,9 @@ def check_image(path: str | Path) -> tuple[int, int]:
             with Image.open(path) as image:
                 image.load()  # verify() misses truncated JPEG data; decoding does not
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise DataError(f"{path.name} declares an enormous picture (a decompression bomb).", fix) from None
+        raise DataError(f"{path.name} declares a picture of hundreds of megapixels: a decompression bomb, far over "
+                        f"the {MAX_IMAGE_PIXELS / 1e6:.0f} megapixel limit.",
+                        "Resize it below 6,000 pixels a side.") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise DataError(f"{path.name} is a corrupt {what} image ({str(exc)[:120]}).", fix) from None
     return width, height
