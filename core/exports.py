@@ -8,6 +8,9 @@ import pandas as pd
 
 # A cell starting with one of these is run as a formula by Excel, LibreOffice or Google Sheets.
 TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+# RFC 4180 line ends: with them the csv writer also quotes cells holding a bare CR, which "\n" endings leave
+# unquoted (a spreadsheet would then split the row there).
+LINE_END = "\r\n"
 
 
 def _is_number(text: str) -> bool:
@@ -41,10 +44,10 @@ def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
 def write_csv(frame: pd.DataFrame, path: str | Path) -> Path:
     """Write `frame` as a UTF-8 CSV without its index, with formula injection neutralised."""
     path = Path(path)
-    neutralise_frame(frame).to_csv(path, index=False)
+    neutralise_frame(frame).to_csv(path, index=False, lineterminator=LINE_END)
     return path
 
 
 def csv_bytes(frame: pd.DataFrame) -> bytes:
     """The neutralised CSV as bytes, for a download button."""
-    return neutralise_frame(frame).to_csv(index=False).encode("utf-8")
+    return neutralise_frame(frame).to_csv(index=False, lineterminator=LINE_END).encode("utf-8")

@@ -16,6 +16,7 @@ from core.uploads import check_upload
 
 DEFAULT_HOME = Path.home() / ".finetune-studio"
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+SUFFIX = re.compile(r"\.[a-z0-9]{1,8}")
 
 
 def workspace_home() -> Path:
@@ -158,7 +159,7 @@ def store_upload(project: str, filename: str, content: bytes) -> Path:
     folder.mkdir(exist_ok=True)
     original = PurePosixPath(filename.replace("\\", "/")).name
     stem, suffix = safe_name(Path(original).stem, fallback="upload"), Path(original).suffix.lower()
-    target = folder / f"{uuid.uuid4().hex[:12]}-{stem[:40]}{suffix if safe_name(suffix) == suffix else ''}"
+    target = folder / f"{uuid.uuid4().hex[:12]}-{stem[:40]}{suffix if SUFFIX.fullmatch(suffix) else ''}"
     if not target.resolve().is_relative_to(workspace_home().resolve()):
         raise ConfigError("The workspace's uploads folder points outside the workspace.",
                           "Remove the link in the workspace and upload again.")

@@ -1,0 +1,141 @@
+"""Security: localhost by default, a password on a network, uploads kept in the workspace, safe exports and loads."""
+
+from __future__ import annotations
+
+import ast
+import csv
+import os
+import tomllib
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from streamlit import config as st_config
+from streamlit.testing.v1 import AppTest
+
+from core.errors import ConfigError
+from core.exports import csv_bytes, neutralise_cell, write_csv
+from core.workspace import project_dir, run_by_name, store_upload, workspace_home
+
+REPO = Path(__file__).resolve().parents[1]
+TABLE = b"text,label\nfine,pos\n"
+
+
+def test_server_listens_on_localhost_with_xsrf_on():
+    server = tomllib.loads((REPO / ".streamlit" / "config.toml").read_text())["server"]
+    assert server["address"] == "localhost"
+    assert server["enableXsrfProtection"] is True
+    assert server["maxUploadSize"] == 200
+
+
+@pytest.fixture
+def address():
+    """Set server.address for one test (as `--server.address` would), restoring it afterwards."""
+    before = st_config.get_option("server.address")
+    yield lambda value: st_config.set_option("server.address", value)
+    st_config.set_option("server.address", before)
+
+
+def run_app(home) -> AppTest:
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def wizard_visible(at: AppTest) -> bool:
+    return any(t.value == "What should your model learn?" for t in at.title)
+
+
+def test_localhost_without_a_password_opens_the_wizard(home, address, monkeypatch):
+    monkeypatch.delenv("FINETUNE_PASSWORD", raising=False)
+    address("localhost")
+    at = run_app(home)
+    assert "Password" not in [t.label for t in at.text_input] and wizard_visible(at)
+
+
+def test_network_without_a_password_refuses_to_serve(home, address, monkeypatch):
+    monkeypatch.delenv("FINETUNE_PASSWORD", raising=False)
+    address("0.0.0.0")
+    at = run_app(home)
+    assert "without a password" in at.error[0].value
+    assert not wizard_visible(at)
+
+
+def test_network_with_a_password_shows_only_the_login_until_it_is_right(home, address, monkeypatch):
+    monkeypatch.setenv("FINETUNE_PASSWORD", "correct horse")
+    address("0.0.0.0")
+    at = run_app(home)
+    assert [t.label for t in at.text_input] == ["Password"] and not wizard_visible(at)
+    at.text_input[0].input("wrong")
+    at.button[0].click().run()
+    assert at.error[0].value == "Wrong password." and not wizard_visible(at)
+    at.text_input[0].input("correct horse")
+    at.button[0].click().run()
+    assert not at.exception and wizard_visible(at)
+
+
+@pytest.mark.parametrize("name", ["../../../etc/evil.csv", "/tmp/absolute.csv", "..\\..\\windows.csv",
+                                  "C:\\Users\\x\\drive.csv", "sub/dir/../../up.csv", ".hidden.csv", "....csv"])
+def test_upload_names_never_leave_the_project_uploads_folder(name, home):
+    stored = store_upload("p", name, TABLE)
+    assert stored.parent == (project_dir("p") / "uploads") and stored.read_bytes() == TABLE
+    assert stored.resolve().is_relative_to(workspace_home().resolve())
+    assert stored.suffix == ".csv" and len(stored.name.split("-")[0]) == 12  # generated, not the user's name
+
+
+def test_two_uploads_of_the_same_name_do_not_overwrite_each_other(home):
+    first, second = store_upload("p", "data.csv", TABLE), store_upload("p", "data.csv", TABLE + b"more,neg\n")
+    assert first != second and first.read_bytes() == TABLE
+
+
+def test_a_symlinked_uploads_folder_is_refused(home, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    os.symlink(outside, project_dir("p") / "uploads")
+    with pytest.raises(ConfigError, match="outside the workspace"):
+        store_upload("p", "data.csv", TABLE)
+    assert not list(outside.iterdir())
+
+
+@pytest.mark.parametrize("name", ["../runs", "/etc", "a/../../b", "..", ""])
+def test_run_names_with_path_tricks_are_refused(name, home):
+    with pytest.raises(ConfigError):
+        run_by_name(name)
+
+
+def test_formula_cells_are_neutralised_and_numbers_stay_numbers(tmp_path):
+    frame = pd.DataFrame({"text": ["=1+2", "+SUM(A1)", "-cmd", "@evil", "\tx", "\rx", "-1.5", "plain"],
+                          "score": [-1.5, 2.0, -3.0, 0.0, 1.0, 1.0, 1.0, 1.0]})
+    with write_csv(frame, tmp_path / "out.csv").open(newline="") as handle:  # keep the \r inside the cell
+        rows = list(csv.reader(handle))
+    assert [r[0] for r in rows[1:]] == ["'=1+2", "'+SUM(A1)", "'-cmd", "'@evil", "'\tx", "'\rx", "-1.5", "plain"]
+    assert [float(r[1]) for r in rows[1:]][:3] == [-1.5, 2.0, -3.0]
+    assert csv_bytes(frame) == (tmp_path / "out.csv").read_bytes()
+    assert neutralise_cell("=HYPERLINK()") == "'=HYPERLINK()" and neutralise_cell(-2) == -2
+
+
+def test_column_names_are_neutralised_too():
+    assert csv_bytes(pd.DataFrame({"=bad": ["x"]})).startswith(b"'=bad")
+
+
+def _calls(tree: ast.AST, name: str):
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute | ast.Name):
+            if (node.func.attr if isinstance(node.func, ast.Attribute) else node.func.id) == name:
+                yield node
+
+
+@pytest.mark.parametrize("folder", ["core", "ui", "views"])
+def test_no_unsafe_loading_in_the_code(folder):
+    """torch.load only with weights_only=True; no pickle.load; trust_remote_code never hard-wired to True."""
+    for path in (REPO / folder).rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        for call in _calls(tree, "load"):
+            if isinstance(call.func, ast.Attribute) and getattr(call.func.value, "id", "") in {"torch", "pickle"}:
+                weights_only = {k.arg: k.value for k in call.keywords}.get("weights_only")
+                assert call.func.value.id == "torch" and isinstance(weights_only, ast.Constant) \
+                    and weights_only.value is True, f"{path}:{call.lineno}"
+        for node in ast.walk(tree):
+            if isinstance(node, ast.keyword) and node.arg == "trust_remote_code":
+                assert not (isinstance(node.value, ast.Constant) and node.value.value is True), f"{path}"
