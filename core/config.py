@@ -71,6 +71,9 @@ class TrainConfig:
     augment: list[str] = _opt([], "Text augmentations applied to training rows only.", "augmentation")
     augment_copies: int = _opt(0, "Augmented copies added per training row (0 = off).", "augmentation")
     model: str = _opt("all-minilm-l6-v2", "Catalogue id, local folder or Hugging Face Hub id.", "model")
+    trust_remote_code: bool = _opt(False, "Hub models only: run the Python code the model's repository ships. "
+                                          "That code can do anything on this machine; turn on only for authors "
+                                          "you trust.", "model")
     strategy: str = _opt("full", "Which parameters train: all, only a new head, top layers, or LoRA adapters.",
                          "strategy", choices=STRATEGIES)
     trainable_layers: int = _opt(2, "With top_layers: how many of the last encoder layers train.", "strategy")

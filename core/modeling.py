@@ -38,9 +38,26 @@ def use_bf16(device: str) -> bool:
     return device == "cuda" and torch.cuda.is_bf16_supported()
 
 
-def _from_pretrained(loader, location: str, source: str, **kwargs):
+def remote_code_allowed(source: str, requested: bool) -> bool:
+    """Whether to run a model repository's own code: only when asked, and only for a Hub id (with a warning).
+
+    Local folders and uploads never run code: they load as safetensors into transformers' own classes.
+    """
+    if not requested:
+        return False
+    if source != "hub":
+        logger.warning("trust_remote_code applies to Hugging Face Hub models only; it is ignored for this %s model.",
+                       source)
+        return False
+    logger.warning("trust_remote_code is on: the Python code in the model's Hub repository will run on this "
+                   "machine. Use it only for repositories you trust.")
+    return True
+
+
+def _from_pretrained(loader, location: str, source: str, trust_remote_code: bool = False, **kwargs):
     try:
-        return loader.from_pretrained(location, trust_remote_code=False, **kwargs)
+        return loader.from_pretrained(location, trust_remote_code=remote_code_allowed(source, trust_remote_code),
+                                      **kwargs)
     except (OSError, ValueError, KeyError) as exc:
         if source == "hub":
             offline = os.environ.get("HF_HUB_OFFLINE") == "1"
@@ -64,10 +81,10 @@ def check_model(choice: str) -> str:
     return f"{config.model_type} model, {layers} layers, hidden size {getattr(config, 'hidden_size', '?')}"
 
 
-def load_tokenizer(choice: str):
+def load_tokenizer(choice: str, trust_remote_code: bool = False):
     """The tokenizer of a catalogue id, folder or Hub id."""
     location, source = resolve_model(choice)
-    return _from_pretrained(AutoTokenizer, location, source)
+    return _from_pretrained(AutoTokenizer, location, source, trust_remote_code)
 
 
 PROBLEM_TYPES = {tasks.CLASSIFICATION: "single_label_classification", tasks.REGRESSION: "regression",
@@ -81,7 +98,7 @@ def load_classifier(cfg: TrainConfig, labels: list[str]) -> PreTrainedModel:
     """
     location, source = resolve_model(cfg.model)
     extra = {"problem_type": PROBLEM_TYPES[cfg.task]} if cfg.task in PROBLEM_TYPES else {}
-    config = _from_pretrained(AutoConfig, location, source, num_labels=len(labels),
+    config = _from_pretrained(AutoConfig, location, source, cfg.trust_remote_code, num_labels=len(labels),
                               id2label=dict(enumerate(labels)), label2id={name: i for i, name in enumerate(labels)},
                               **extra)
     if cfg.dropout is not None:
@@ -89,7 +106,9 @@ def load_classifier(cfg: TrainConfig, labels: list[str]) -> PreTrainedModel:
             if getattr(config, key, None) is not None:
                 setattr(config, key, cfg.dropout)
     loader = AutoModelForTokenClassification if cfg.task == tasks.NER else AutoModelForSequenceClassification
-    model = _from_pretrained(loader, location, source, config=config)
+    # Weights from a folder load from safetensors only (never pickle); Hub weights prefer it too.
+    weights = {"use_safetensors": True} if source != "hub" else {}
+    model = _from_pretrained(loader, location, source, cfg.trust_remote_code, config=config, **weights)
     return apply_strategy(model, cfg)
 
 

@@ -166,7 +166,7 @@ def _train(cfg: TrainConfig, run: RunDir, resume: bool, callbacks: list, validat
     set_seed(cfg.seed)
     device = pick_device(cfg.device)
     run.write_status("running", phase="loading model", device=device)
-    tokenizer = load_tokenizer(cfg.model)
+    tokenizer = load_tokenizer(cfg.model, cfg.trust_remote_code)
     model = load_classifier(cfg, data.labels)
     trainable, total = count_parameters(model)
     logger.info("Model %s: %d of %d parameters train (%s); device %s.", cfg.model, trainable, total,

@@ -13,7 +13,7 @@ import pytest
 from streamlit import config as st_config
 from streamlit.testing.v1 import AppTest
 
-from core.errors import ConfigError
+from core.errors import ConfigError, FineTuneError
 from core.exports import csv_bytes, neutralise_cell, write_csv
 from core.workspace import project_dir, run_by_name, store_upload, workspace_home
 
@@ -139,3 +139,44 @@ def test_no_unsafe_loading_in_the_code(folder):
         for node in ast.walk(tree):
             if isinstance(node, ast.keyword) and node.arg == "trust_remote_code":
                 assert not (isinstance(node.value, ast.Constant) and node.value.value is True), f"{path}"
+
+
+def test_remote_code_runs_only_when_asked_for_a_hub_model(caplog):
+    from core.modeling import remote_code_allowed
+
+    assert remote_code_allowed("hub", False) is False and not caplog.text
+    assert remote_code_allowed("local", True) is False and "ignored" in caplog.text
+    assert remote_code_allowed("hub", True) is True and "will run on this machine" in caplog.text
+
+
+def test_local_models_load_from_safetensors_without_remote_code(tiny_model_dir, monkeypatch):
+    from transformers import AutoModelForSequenceClassification
+
+    from core.config import TrainConfig
+    from core.modeling import load_classifier
+
+    seen = {}
+
+    def record(location, **kwargs):
+        seen.update(kwargs)
+        raise OSError("stop here")
+
+    monkeypatch.setattr(AutoModelForSequenceClassification, "from_pretrained", record)
+    with pytest.raises(FineTuneError):
+        load_classifier(TrainConfig(model=str(tiny_model_dir), trust_remote_code=True), ["a", "b"])
+    assert seen["use_safetensors"] is True and seen["trust_remote_code"] is False
+
+
+def test_model_page_offers_remote_code_only_for_hub_ids_with_a_warning(home):
+    from tests.test_pages import by_label, open_page, ready_wizard
+
+    wizard = ready_wizard()
+    wizard["config"]["model"] = "someone/custom-model"
+    at = open_page("model", wizard)
+    box = by_label(at.checkbox, "Trust remote code")
+    assert box.value is False and not at.warning
+    box.check().run()
+    assert "will run on this machine" in at.warning[0].value
+    assert at.session_state["wizard"]["config"]["trust_remote_code"] is True
+    local = open_page("model", ready_wizard())
+    assert "Trust remote code" not in [c.label for c in local.checkbox]

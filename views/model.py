@@ -8,6 +8,7 @@ from core.errors import FineTuneError
 from core.estimate import examples_per_second
 from core.modeling import check_model
 from ui import state, steps
+from ui.forms import option_checkbox
 
 st.title("Choose a starting model")
 if not steps.require("model"):
@@ -57,6 +58,10 @@ if choice:
                     st.success(f"Loads: {check_model(choice)}.", icon=":material/check_circle:")
                 except FineTuneError as exc:
                     st.error(f"**{exc.kind}:** {exc}")
+            option_checkbox("trust_remote_code")
+            if wiz["config"]["trust_remote_code"]:
+                st.warning("The Python code in this model's Hub repository will run on this machine with your "
+                           "permissions. Turn this on only for authors you trust.", icon=":material/warning:")
         else:
             st.success(f"Ready: **{choice}** ({kind}, works offline).", icon=":material/check_circle:")
 st.page_link("views/hyperparameters.py", label="Next: training settings", icon=":material/arrow_forward:")

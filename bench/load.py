@@ -1,0 +1,130 @@
+"""Benchmark: N concurrent browser sessions walk the wizard while a run trains; page times and training slowdown.
+
+Usage: python bench/load.py [--sessions 10] [--seconds 60] [--model all-minilm-l6-v2]
+
+One Streamlit server (own workspace) and one training run through the CLI on the bundled BANKING77 sample.
+The run's speed is read from its status file (steps over time) for `--seconds` with no browser, then for
+`--seconds` while the sessions click through the wizard's pages in Chromium (Playwright contexts: separate
+sessions, like separate users). Prints the p50/p95/max time from a click on a step's link until the page is
+drawn and idle, and the run's throughput drop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tests.browser_helpers import IDLE, NO_SKELETON, NO_STALE, StreamlitServer, find_chromium  # noqa: E402
+
+PAGES = {"task": "What should your model learn?", "data": "Your data", "model": "Choose a starting model",
+         "hyperparameters": "Training settings", "train": "Train", "runs": "All runs"}
+READY = f"() => {IDLE} && {NO_STALE} && {NO_SKELETON}"
+
+
+def start_training(home: Path, model: str) -> tuple[subprocess.Popen, Path]:
+    """A long CPU run (many epochs) through the CLI; stopped by the benchmark when it has its figures."""
+    run = home / "runs" / "load-bench"
+    command = [sys.executable, "-m", "core", "train", "--train", str(REPO / "samples" / "banking77_sample.csv"),
+               "--text-column", "text", "--label-column", "label", "--model", model, "--epochs", "50",
+               "--max-length", "32", "--batch-size", "16", "--early-stopping-patience", "0", "--device", "cpu",
+               "--output", str(run)]
+    log = (home / "train.log").open("wb")
+    env = {"FINETUNE_HOME": str(home), "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    process = subprocess.Popen(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+                               env={**os.environ, **env})
+    return process, run
+
+
+def read_step(run: Path) -> tuple[float, int] | None:
+    try:
+        status = json.loads((run / "status.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    step = (status.get("progress") or {}).get("step")
+    return (float(status["heartbeat"]), int(step)) if step else None
+
+
+async def throughput(run: Path, seconds: float) -> float:
+    """Optimizer steps per second over a window, from the status file's step and heartbeat."""
+    first = read_step(run)
+    await asyncio.sleep(seconds)
+    last = read_step(run)
+    if not first or not last or last[0] <= first[0]:
+        return float("nan")
+    return (last[1] - first[1]) / (last[0] - first[0])
+
+
+async def session(browser, url: str, stop_at: float, times: list[float], errors: list[str]) -> None:
+    """One user: open the app, then click through the steps in turn until `stop_at`."""
+    context = await browser.new_context(viewport={"width": 1280, "height": 800})
+    page = await context.new_page()
+    try:
+        await page.goto(url)
+        await page.wait_for_function(READY, timeout=120_000)
+        while time.time() < stop_at:
+            for slug, title in PAGES.items():
+                started = time.perf_counter()
+                await page.locator(f'a[data-testid="stSidebarNavLink"][href$="/{slug}"]').click()
+                await page.get_by_role("heading", name=title).first.wait_for(timeout=120_000)
+                await page.wait_for_function(READY, timeout=120_000)
+                times.append(time.perf_counter() - started)
+                if time.time() >= stop_at:
+                    break
+    except Exception as exc:  # noqa: BLE001 - a benchmark reports a failed session and goes on
+        errors.append(f"{type(exc).__name__}: {str(exc)[:160]}")
+    finally:
+        await context.close()
+
+
+async def main(args: argparse.Namespace) -> None:
+    from playwright.async_api import async_playwright
+
+    home = Path(tempfile.mkdtemp(prefix="load-bench-"))
+    server = StreamlitServer(home, home / "server.log")
+    server.start()
+    process, run = start_training(home, args.model)
+    try:
+        while read_step(run) is None:
+            if process.poll() is not None:
+                raise SystemExit(f"training ended early:\n{(home / 'train.log').read_text()[-2000:]}")
+            await asyncio.sleep(1)
+        alone = await throughput(run, args.seconds)
+        times: list[float] = []
+        errors: list[str] = []
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(executable_path=find_chromium())
+            stop_at = time.time() + args.seconds
+            users = [session(browser, server.url, stop_at, times, errors) for _ in range(args.sessions)]
+            loaded, _ = await asyncio.gather(throughput(run, args.seconds), asyncio.gather(*users))
+            await browser.close()
+    finally:
+        process.terminate()
+        process.wait()
+        server.stop()
+    times.sort()
+    p95 = times[min(len(times) - 1, int(0.95 * len(times)))] if times else float("nan")
+    print(json.dumps({"sessions": args.sessions, "window_s": args.seconds, "page_views": len(times),
+                      "page_p50_s": round(statistics.median(times), 2) if times else None,
+                      "page_p95_s": round(p95, 2), "page_max_s": round(times[-1], 2) if times else None,
+                      "train_steps_per_s_alone": round(alone, 3), "train_steps_per_s_under_load": round(loaded, 3),
+                      "throughput_drop_pct": round(100 * (1 - loaded / alone), 1), "failed_sessions": errors},
+                     indent=2))
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sessions", type=int, default=10)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--model", default="all-minilm-l6-v2")
+    asyncio.run(main(parser.parse_args()))
