@@ -27,7 +27,8 @@ sys.path.insert(0, str(REPO))
 
 from tests.browser_helpers import IDLE, NO_SKELETON, NO_STALE, StreamlitServer, find_chromium  # noqa: E402
 
-PAGES = {"task": "What should your model learn?", "data": "Your data", "model": "Choose a starting model",
+# The first step ("task") is the default page, linked as "/", so the walk covers the others.
+PAGES = {"data": "Your data", "augment": "Augmentation", "model": "Choose a starting model",
          "hyperparameters": "Training settings", "train": "Train", "runs": "All runs"}
 READY = f"() => {IDLE} && {NO_STALE} && {NO_SKELETON}"
 
@@ -69,7 +70,7 @@ async def open_session(browser, url: str):
     """One user with their own browser context (cookies, websocket session), on the app's first page."""
     context = await browser.new_context(viewport={"width": 1280, "height": 800})
     page = await context.new_page()
-    await page.goto(url)
+    await page.goto(url, timeout=300_000)
     await page.wait_for_function(READY, timeout=300_000)
     return context, page
 
