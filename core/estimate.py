@@ -222,48 +222,60 @@ def plan_duration(cfg, model: torch.nn.Module, sets: dict, device: str, paramete
     return _planned(calibration, shape)
 
 
-def estimate_recipe(cfg, data) -> dict:
-    """The estimate shown before a run starts (settings page): the same calibration and scaling as the run.
+def estimate_recipe(cfg, data, calibrate_now: bool = False) -> dict:
+    """The estimate shown before a run starts (settings page), scaled exactly as the run's own.
 
-    Loads the model only when this machine has no calibration for it yet (a few seconds, once).
+    Uses this machine's cached calibration of the model; without one, either calibrates now (`calibrate_now`:
+    loads the model, a few seconds, once) or falls back to a rough figure from the model's size and the
+    measured matmul speed, marked `"calibrated": False` (the run calibrates and records the real estimate).
 
     Args:
         cfg: The recipe (resolved here).
         data: Its PreparedData (core.preparation.prepare_data).
+        calibrate_now: Time the model now if this machine has no calibration for it.
     """
-    from core.feature_cache import FIRST_TOKEN_HEADS
-    from core.modeling import count_parameters, load_classifier, load_tokenizer, pick_device
+    from core.modeling import load_classifier, load_tokenizer, pick_device
 
     cfg = cfg.resolved().resolved_for_data(len(data.frames["train"]))
     device = pick_device(cfg.device)
-    tokenizer = load_tokenizer(cfg.model)
-    sample = data.frames["train"].head(2000)  # the mean length settles long before this
-    pair = sample["text_pair"].astype(str).tolist() if "text_pair" in sample.columns else None
-    if "tokens" in sample.columns:
-        encoded = tokenizer([list(map(str, t)) for t in sample["tokens"]], is_split_into_words=True,
-                            truncation=True, max_length=cfg.max_length)
-    else:
-        encoded = tokenizer(sample["text"].astype(str).tolist(), pair, truncation=True, max_length=cfg.max_length)
-    tokens = sum(map(len, encoded["input_ids"])) / max(len(sample), 1)
+    tokens = _mean_tokens(load_tokenizer(cfg.model), data.frames["train"].head(2000), cfg.max_length)
     calibration = load_calibration(calibration_key(cfg.model, cfg.max_length, cfg.strategy, device))
-    model = None
-    if calibration is None:
-        model = load_classifier(cfg, data.labels)
-        calibration = calibrate(model, cfg.model, cfg.max_length, cfg.strategy, device)
-    if model is None:
-        from transformers import AutoConfig
-
-        from core.catalogue import resolve_model
-
-        config = AutoConfig.from_pretrained(resolve_model(cfg.model)[0])
-        parameters = _parameter_count(cfg.model)
-        first_token = config.model_type in FIRST_TOKEN_HEADS
-    else:
-        parameters, first_token = count_parameters(model)[1], model.config.model_type in FIRST_TOKEN_HEADS
+    if calibration is None and calibrate_now:
+        calibration = calibrate(load_classifier(cfg, data.labels), cfg.model, cfg.max_length, cfg.strategy, device)
+    parameters = _parameter_count(cfg.model)
     rows = [len(data.frames[name]) for name in ("train", "validation", "test")]
     rows[0] *= 1 + (cfg.augment_copies if cfg.augment else 0)  # augmented copies are added before training
-    cached = cfg.strategy == "frozen" and first_token and "tokens" not in sample.columns
-    return _planned(calibration, run_shape(cfg, rows, tokens, parameters, cached))
+    cached = cfg.strategy == "frozen" and cfg.task != "token-classification" and _first_token_head(cfg.model)
+    shape = run_shape(cfg, rows, tokens, parameters, cached)
+    planned = _planned(calibration or rough_calibration(parameters, cfg.strategy, cfg.max_length), shape)
+    return {**planned, "calibrated": calibration is not None}
+
+
+def rough_calibration(parameters: int, strategy: str, max_length: int) -> Calibration:
+    """Per-row costs from the model's size and this machine's matmul speed, for a model not yet timed here."""
+    rows = [1 / examples_per_second(parameters, length, strategy) for length in (SHORT_LENGTH, max_length)]
+    forward = [1 / examples_per_second(parameters, length, "frozen") for length in (SHORT_LENGTH, max_length)]
+    return Calibration(key="rough", lengths=(SHORT_LENGTH, max_length), train_row_s=tuple(rows),
+                       forward_row_s=tuple(forward), measured_at=time.time())
+
+
+def _mean_tokens(tokenizer, sample, max_length: int) -> float:
+    if "tokens" in sample.columns:
+        encoded = tokenizer([list(map(str, t)) for t in sample["tokens"]], is_split_into_words=True,
+                            truncation=True, max_length=max_length)
+    else:
+        pair = sample["text_pair"].astype(str).tolist() if "text_pair" in sample.columns else None
+        encoded = tokenizer(sample["text"].astype(str).tolist(), pair, truncation=True, max_length=max_length)
+    return sum(map(len, encoded["input_ids"])) / max(len(sample), 1)
+
+
+def _first_token_head(model_id: str) -> bool:
+    from transformers import AutoConfig
+
+    from core.catalogue import resolve_model
+    from core.feature_cache import FIRST_TOKEN_HEADS
+
+    return AutoConfig.from_pretrained(resolve_model(model_id)[0]).model_type in FIRST_TOKEN_HEADS
 
 
 def _parameter_count(model_id: str) -> int:

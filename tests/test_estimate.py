@@ -116,3 +116,18 @@ def test_training_flops_per_token_counts_layers_and_attention(tiny_model):
     assert estimate.training_flops_per_token(config, 0) == 6 * 2 * (4 * 32 * 32 + 2 * 32 * 64)
     attention = estimate.training_flops_per_token(config, 10) - estimate.training_flops_per_token(config, 0)
     assert attention == 12 * 2 * 32 * 10
+
+
+def test_the_settings_page_estimate_is_rough_until_this_machine_has_timed_the_model(home, tiny_model_dir,
+                                                                                     sentiment_csv, timings):
+    from core.preparation import prepare_data
+
+    cfg = TrainConfig(train=str(sentiment_csv), model=str(tiny_model_dir), max_length=32, device="cpu", epochs=2)
+    data = prepare_data(cfg)
+    rough = estimate.estimate_recipe(cfg, data)
+    assert rough["calibrated"] is False and rough["calibration"] == "rough" and timings == []
+    timed = estimate.estimate_recipe(cfg, data, calibrate_now=True)
+    assert timed["calibrated"] is True and timings == [16, 32]
+    again = estimate.estimate_recipe(cfg, data)
+    assert again == timed and timings == [16, 32]
+    assert again["evaluations"] == 4 and 5 < again["tokens_per_row"] < 32  # 96 rows in batches of 8, 2 epochs

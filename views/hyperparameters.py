@@ -45,14 +45,21 @@ try:
     config = state.config()
     config.validate()
     prepared = cached_prepare(config)
-    with st.spinner("Timing this model on this machine (once per model and max length)…"):
-        planned = estimate_recipe(config, prepared)
+    planned = estimate_recipe(config, prepared)
 except FineTuneError as exc:
     st.error(f"**{exc.kind}:** {exc}")
     st.stop()
 seconds = planned["seconds"]
-st.metric("Estimated duration on this machine", f"{seconds / 60:.0f} min" if seconds > 90 else f"{seconds:.0f} s",
-          help="From a short timed calibration of this model at this max length on this machine, scaled by your "
-               "rows, their token lengths, the epochs and the validation passes; early stopping can make it "
-               "shorter. The run records how close it came.")
+left, right = st.columns([2, 3])
+left.metric("Estimated duration on this machine", f"{seconds / 60:.0f} min" if seconds > 90 else f"{seconds:.0f} s",
+            help="From a short timed calibration of this model at this max length on this machine, scaled by your "
+                 "rows, their token lengths, the epochs and the validation passes; early stopping can make it "
+                 "shorter. The run records how close it came.")
+if not planned["calibrated"]:
+    right.caption("A rough figure: this model is not yet timed on this machine, so it comes from its size alone. "
+                  "Training times it anyway, or time it now (a few seconds, once per model and max length).")
+    if right.button("Time this model now", icon=":material/timer:"):
+        with st.spinner("Timing a few training steps…"):
+            estimate_recipe(config, prepared, calibrate_now=True)
+        st.rerun()
 st.page_link("views/train.py", label="Next: train", icon=":material/arrow_forward:")
