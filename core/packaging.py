@@ -14,6 +14,7 @@ from core.rundir import RunDir
 
 PIPELINES = {tasks.CLASSIFICATION: "text-classification", tasks.MULTI_LABEL: "text-classification",
              tasks.REGRESSION: "text-classification", tasks.NER: "token-classification"}
+WEIGHT_SUFFIXES = {".safetensors", ".bin", ".pt", ".onnx"}
 CARD_METRICS = {tasks.CLASSIFICATION: ("accuracy", "f1_macro"), tasks.MULTI_LABEL: ("f1_micro", "f1_macro", "accuracy"),
                 tasks.REGRESSION: ("rmse", "mae", "r2", "pearson", "spearman"),
                 tasks.NER: ("f1", "precision", "recall")}
@@ -139,7 +140,9 @@ def zip_run(run: RunDir) -> Path:
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for file in sorted(run.model.rglob("*")):
             if file.is_file():
-                archive.write(file, Path("model") / file.relative_to(run.model))
+                # Float weights barely compress (~8%) but deflating them took most of the export time.
+                stored = zipfile.ZIP_STORED if file.suffix in WEIGHT_SUFFIXES else None
+                archive.write(file, Path("model") / file.relative_to(run.model), compress_type=stored)
         for extra in (run.recipe, run.metrics, run.report):
             if extra.exists():
                 archive.write(extra, extra.name)

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 from transformers import PrinterCallback, set_seed
 
-from core import augmentation, feature_cache, tasks, tracking
+from core import augmentation, estimate, feature_cache, tasks, tracking
 from core.config import TrainConfig, greater_is_better
 from core.distributed import is_main_process, open_run_dir
 from core.errors import ConfigError, FineTuneError, ResourceError
@@ -175,6 +175,11 @@ def _train(cfg: TrainConfig, run: RunDir, resume: bool, callbacks: list, validat
     scaler = tasks.target_scaler(data.frames["train"], cfg)
     sets = {name: tokenize_frame(frame, tokenizer, data.labels, cfg.max_length, cfg.task, cfg.label_separator, scaler)
             for name, frame in data.frames.items()}
+    run.write_status("running", phase="estimating the duration")
+    planned = estimate.plan_duration(cfg, model, sets, device, total)
+    run.write_status("running", estimate=planned)
+    logger.info("Estimated duration on this machine: %.0f s (%.1f tokens per row, %d validation passes).",
+                planned["seconds"], planned["tokens_per_row"], planned["evaluations"])
     with training_view(cfg, model, sets, tokenizer, device, run) as (train_model, views, cached):
         trainer = build_trainer(cfg, train_model, tokenizer, views["train"], views["validation"], run, device,
                                 cached=cached, labels=data.labels, scaler=scaler)
@@ -245,6 +250,12 @@ def _finish(cfg: TrainConfig, run: RunDir, data, trainer, tokenizer, outputs, st
     write_csv(predictions, run.path / "predictions.csv")
     run.write_status("running", phase="exporting the model")
     export_model(run, trainer.model, tokenizer, cfg, data.report, report, scaler=scaler, threshold=threshold)
+    planned = run.read_status_raw().get("estimate")
+    if planned:  # how the duration estimate shown before the run held up
+        metrics["estimate"] = estimate.compare(planned["seconds"], time.time() - started)
+        write_json_atomic(run.metrics, metrics)
+        logger.info("Took %.0f s against %.0f s estimated (actual/estimate %.2f).", metrics["estimate"]["actual_s"],
+                    planned["seconds"], metrics["estimate"]["actual_over_estimate"])
     final = "stopped" if stopped else "completed"
     run.write_status(final, phase="done", ended=time.time(), metrics=report["metrics"],
                      message="Stopped on request; the best model so far was evaluated and exported." if stopped else "")

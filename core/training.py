@@ -84,11 +84,27 @@ def steps_per_epoch(rows: int, cfg: TrainConfig) -> int:
     return max(1, math.ceil(rows / (cfg.batch_size * cfg.gradient_accumulation)))
 
 
+def evaluation_interval(rows: int, cfg: TrainConfig) -> int:
+    """Optimizer steps between validation passes.
+
+    Rounded up, so that the last pass of an epoch falls on its last step instead of one step before it
+    (where the forced final evaluation would repeat it at once).
+    """
+    return max(1, math.ceil(steps_per_epoch(rows, cfg) / cfg.evaluations_per_epoch))
+
+
+def evaluation_count(rows: int, cfg: TrainConfig) -> int:
+    """Validation passes in a whole run: one per interval, plus the forced one at the last step if it is not one."""
+    total = math.ceil(steps_per_epoch(rows, cfg) * cfg.epochs)
+    every = evaluation_interval(rows, cfg)
+    return total // every + (total % every != 0)
+
+
 def build_training_args(cfg: TrainConfig, run: RunDir, train_rows: int, device: str,
                         cached: bool = False) -> TrainingArguments:
     """TrainingArguments that evaluate and checkpoint in step, keep the best model, and log often."""
     per_epoch = steps_per_epoch(train_rows, cfg)
-    eval_every = max(1, per_epoch // cfg.evaluations_per_epoch)
+    eval_every = evaluation_interval(train_rows, cfg)
     metric = cfg.best_metric
     optim_args = {"optim": "sgd", "optim_args": f"momentum={cfg.momentum}"} if cfg.optimizer == "sgd" else {}
     return TrainingArguments(

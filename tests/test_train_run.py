@@ -17,7 +17,7 @@ from core.errors import ConfigError, DataError, ResourceError
 from core.modeling import load_classifier
 from core.rundir import RunDir
 from core.runner import train_run
-from core.training import build_trainer, tokenize_frame
+from core.training import build_trainer, evaluation_count, tokenize_frame
 from tests.conftest import make_sentiment_frame
 
 
@@ -67,6 +67,16 @@ def test_metrics_log_has_train_and_eval_records(completed):
     evals = [r for r in records if r["kind"] == "eval"]
     assert len(evals) == 3 and all("eval_f1_macro" in r and "eval_loss" in r for r in evals)
     assert all(r["eta_s"] is not None for r in records if r["step"] > 0)
+
+
+def test_the_run_records_its_duration_estimate_and_how_it_held(completed):
+    run, metrics, cfg = completed
+    planned = run.read_status()["estimate"]
+    assert planned["evaluations"] == evaluation_count(96, cfg) == 3 and planned["seconds"] > 0
+    assert 5 < planned["tokens_per_row"] < 32  # real token lengths of the short sentences, not the max length
+    held = metrics["estimate"]
+    assert held["estimated_s"] == planned["seconds"] and held["actual_s"] >= metrics["wall_time_s"]
+    assert held["actual_over_estimate"] == pytest.approx(held["actual_s"] / held["estimated_s"], rel=0.01)
 
 
 def test_exported_model_folder(completed):

@@ -53,10 +53,13 @@ def _progress(status: dict) -> None:
     if status.get("state") in ACTIVE_STATES and status.get("started"):
         elapsed = time.time() - float(status["started"])
     speed = progress.get("examples_per_s")
-    cols = st.columns(3)
+    cols = st.columns(4)
     cols[0].metric("Elapsed", _duration(elapsed))
-    cols[1].metric("Speed", f"{speed:.1f} rows/s" if speed else "—")
-    cols[2].metric("Phase", status.get("phase", "—"))
+    cols[1].metric("Estimated", _duration((status.get("estimate") or {}).get("seconds")),
+                   help="Whole run, estimated before it started from a timed calibration of this model on this "
+                        "machine; early stopping can make it shorter.")
+    cols[2].metric("Speed", f"{speed:.1f} rows/s" if speed else "—")
+    cols[3].metric("Phase", status.get("phase", "—"))
 
 
 def run_metric(run: RunDir) -> str:

@@ -2,10 +2,9 @@
 
 import streamlit as st
 
-from core.catalogue import find_entry
 from core.config import DEFAULT_LEARNING_RATES, load_presets
 from core.errors import FineTuneError
-from core.estimate import estimate_seconds
+from core.estimate import estimate_recipe
 from ui import state, steps
 from ui.data_access import cached_prepare
 from ui.forms import OPTIONS, option_widget
@@ -46,22 +45,21 @@ try:
     config = state.config()
     config.validate()
     prepared = cached_prepare(config)
+    planned = estimate_recipe(config, prepared)
 except FineTuneError as exc:
     st.error(f"**{exc.kind}:** {exc}")
     st.stop()
-
-entry = find_entry(cfg["model"])
-parameters = entry.parameters if entry else 110_000_000
-rows = prepared.report["rows"]
-train_rows = rows["train"] * (1 + (cfg["augment_copies"] if cfg["augment"] else 0))
-train = prepared.frames["train"]
-words = train["text"].astype(str).str.split().str.len()
-if "text_pair" in train.columns:
-    words = words + train["text_pair"].astype(str).str.split().str.len()
-tokens = min(cfg["max_length"], words.mean() * 1.4 + 2)
-evaluations = int(cfg["epochs"] * cfg["evaluations_per_epoch"]) + 1
-seconds = estimate_seconds(parameters, train_rows, rows["validation"], rows["test"], tokens, cfg["epochs"],
-                           evaluations, cfg["strategy"])
-st.metric("Estimated duration on this machine", f"{seconds / 60:.0f} min" if seconds > 90 else f"{seconds:.0f} s",
-          help="From this machine's measured speed and the model's size; early stopping can make it shorter.")
+seconds = planned["seconds"]
+left, right = st.columns([2, 3])
+left.metric("Estimated duration on this machine", f"{seconds / 60:.0f} min" if seconds > 90 else f"{seconds:.0f} s",
+            help="From a short timed calibration of this model at this max length on this machine, scaled by your "
+                 "rows, their token lengths, the epochs and the validation passes; early stopping can make it "
+                 "shorter. The run records how close it came.")
+if not planned["calibrated"]:
+    right.caption("A rough figure: this model is not yet timed on this machine, so it comes from its size alone. "
+                  "Training times it anyway, or time it now (a few seconds, once per model and max length).")
+    if right.button("Time this model now", icon=":material/timer:"):
+        with st.spinner("Timing a few training steps…"):
+            estimate_recipe(config, prepared, calibrate_now=True)
+        st.rerun()
 st.page_link("views/train.py", label="Next: train", icon=":material/arrow_forward:")
