@@ -97,11 +97,11 @@ def check_empty_and_short(ctx: QualityContext) -> list[Finding]:
 def check_duplicates(ctx: QualityContext) -> list[Finding]:
     """Exact duplicates (normalised text) and near-duplicates (MinHash LSH) inside the training split."""
     keys = row_key(ctx.train.fillna(""))
-    exact = keys.duplicated()
+    exact = (keys + "\x00" + ctx.train["label"].astype(str)).duplicated()
     out = []
     if exact.any():
         out.append(Finding("exact_duplicates", "warning", f"{int(exact.sum())} training row(s) repeat an earlier "
-                           "row's text exactly (ignoring case and spacing).", "Keep 'drop duplicates' on.",
+                           "row's text and label exactly (ignoring case and spacing).", "Keep 'drop duplicates' on.",
                            int(exact.sum()), _examples(ctx.train["text"][exact])))
     near = near_only(keys, near_duplicate_groups(keys))
     if near.any():
@@ -321,6 +321,8 @@ def build_report(cfg: TrainConfig, label_errors: bool = True, token_lengths: boo
     """
     started = time.perf_counter()
     raw, frames, findings = load_frames(cfg)
+    if not cfg.train:
+        findings.append(Finding("unreadable", "error", "No training file was given.", "Pass --train FILE."))
     if "train" in frames:
         ctx = QualityContext(cfg, raw, frames, label_errors, token_lengths)
         findings += run_checks(ctx)

@@ -43,7 +43,8 @@ class EmbeddingSynonyms:
             return ()
         scores = self.vectors @ self.vectors[i]
         scores[i] = -np.inf
-        best = np.argpartition(-scores, NEIGHBOURS)[:NEIGHBOURS]
+        k = min(NEIGHBOURS, len(scores) - 1)
+        best = np.argpartition(-scores, k - 1)[:k] if k > 0 else np.array([], dtype=int)
         return tuple(self.words[j] for j in best[np.argsort(-scores[best])])
 
     def __call__(self, word: str) -> tuple[str, ...]:

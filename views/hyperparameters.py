@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from core.augmented_data import effective_rows
 from core.catalogue import find_entry
 from core.config import DEFAULT_LEARNING_RATES, load_presets
 from core.errors import FineTuneError
@@ -28,7 +29,7 @@ if preset != wiz["preset"]:
 cfg = wiz["config"]
 GROUPS = {"strategy": "Which parameters train", "optimization": "Optimizer and schedule",
           "regularization": "Regularisation and early stopping", "training": "Inputs, seed and device",
-          "tracking": "Experiment tracking (optional)"}
+          "tracking": "Experiment tracking (optional)", "balance": "Class balance"}
 with st.expander("Advanced settings", expanded=False):
     st.caption("Every change is saved; the preset name stays as a reminder of where you started.")
     for group, title in GROUPS.items():
@@ -53,7 +54,7 @@ except FineTuneError as exc:
 entry = find_entry(cfg["model"])
 parameters = entry.parameters if entry else 110_000_000
 rows = prepared.report["rows"]
-train_rows = rows["train"] * (1 + (cfg["augment_copies"] if cfg["augment"] else 0))
+train_rows = effective_rows(rows["train"], cfg["augment"], cfg["augment_copies"])
 train = prepared.frames["train"]
 words = train["text"].astype(str).str.split().str.len()
 if "text_pair" in train.columns:
