@@ -57,21 +57,26 @@ def find_label_errors(frame: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
     """
     empty = pd.DataFrame(columns=["text", "label", "suggested", "confidence"])
     labels = frame["label"].astype(str)
-    counts = labels.value_counts()
-    usable = labels.isin(counts[counts >= FOLDS].index) & frame["text"].notna()
+    texts = frame["text"].astype(str)
+    if "text_pair" in frame.columns:
+        texts = texts + " [SEP] " + frame["text_pair"].astype(str)
+    # Repeated (text, label) rows are scored once: copies in other folds would let the model memorise them.
+    keys = texts.str.lower() + "\x00" + labels
+    first = ~keys.duplicated() & frame["text"].notna()
+    counts = labels[first].value_counts()
+    usable = first & labels.isin(counts[counts >= FOLDS].index)
     if usable.sum() < 2 * FOLDS or labels[usable].nunique() < 2:
         return empty
-    rows = frame[usable]
-    texts = rows["text"].astype(str)
-    if "text_pair" in rows.columns:
-        texts = texts + " [SEP] " + rows["text_pair"].astype(str)
-    probabilities, classes = out_of_fold_probabilities(texts, labels[usable], seed)
+    probabilities, classes = out_of_fold_probabilities(texts[usable], labels[usable], seed)
     given = labels[usable].map({c: i for i, c in enumerate(classes)}).to_numpy()
     flagged = find_label_issues(given, probabilities, return_indices_ranked_by="self_confidence", n_jobs=1)
     if len(flagged) == 0:
         return empty
     best = probabilities[flagged].argmax(axis=1)
-    return pd.DataFrame({"text": texts.iloc[flagged].to_numpy(), "label": labels[usable].iloc[flagged].to_numpy(),
-                         "suggested": [classes[i] for i in best],
-                         "confidence": probabilities[flagged, best].round(3)},
-                        index=rows.index[flagged])
+    found = pd.DataFrame({"key": keys[usable].iloc[flagged].to_numpy(), "suggested": [classes[i] for i in best],
+                          "confidence": probabilities[flagged, best].round(3)})
+    rows = pd.DataFrame({"key": keys, "text": texts, "label": labels, "order": range(len(frame))}, index=frame.index)
+    merged = rows.reset_index().merge(found, on="key").set_index(rows.index.name or "index")
+    merged.index.name = frame.index.name
+    return merged.sort_values(["confidence", "order"], ascending=[False, True])[
+        ["text", "label", "suggested", "confidence"]]
