@@ -1,4 +1,4 @@
-"""The command line: `python -m core train|resume|status|stop|models`, built from the recipe schema."""
+"""The command line: `python -m core train|search|inspect|status|stop|models`, built from the recipe schema."""
 
 from __future__ import annotations
 
@@ -65,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=text)
         sub.add_argument("run_dir", help="The run directory.")
     add_export_parsers(commands)
+    add_inspect_parser(commands)
     models = commands.add_parser("models", help="List the model catalogue.")
     models.add_argument("--task", default="text-classification", choices=TASKS)
     return parser
@@ -87,6 +88,26 @@ def add_search_parser(commands) -> None:
     search.add_argument("--space", default=None, help="JSON file with the search space (default: per strategy).")
     search.set_defaults(resume=False)
     add_recipe_options(search)
+
+
+def add_inspect_parser(commands) -> None:
+    """`inspect`: the data quality report of the Data step, without the browser."""
+    inspect = commands.add_parser("inspect", help="Print the data quality report for a task and its files.")
+    inspect.add_argument("--config", help="A recipe JSON; flags given override it.")
+    inspect.add_argument("--json", action="store_true", help="Print the report as JSON (for scripts).")
+    inspect.add_argument("--no-label-errors", dest="label_errors", action="store_false",
+                         help="Skip the (few-second) search for likely label errors.")
+    inspect.set_defaults(resume=False)
+    add_recipe_options(inspect)
+
+
+def run_inspect_command(args: argparse.Namespace) -> int:
+    """Print the quality report; the exit code is 0 even when it finds problems (they are the output)."""
+    from core.quality import build_report, format_report
+
+    report = build_report(config_from_args(args), label_errors=args.label_errors)
+    print(json.dumps(report.to_dict(), indent=2, default=str) if args.json else format_report(report))
+    return 0
 
 
 def add_export_parsers(commands) -> None:
@@ -151,6 +172,8 @@ def run_command(args: argparse.Namespace) -> int:
                               storage=args.storage, study=args.study, space=space)
         print(json.dumps(run_search(config_from_args(args), search, args.output), indent=2))
         return 0
+    if args.command == "inspect":
+        return run_inspect_command(args)
     if args.command in {"export-onnx", "push"}:
         return run_export_command(args)
     if args.command == "promote":

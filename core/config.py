@@ -21,6 +21,7 @@ STRATEGIES = ("full", "frozen", "top_layers", "lora")
 OPTIMIZERS = ("adamw", "adam", "sgd")
 SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup")
 DEVICES = ("auto", "cpu", "cuda")
+CLASS_WEIGHTS = ("none", "balanced")
 # Validation metrics per task: the first is the task's default ("auto") for early stopping and search.
 TASK_METRICS = {
     "text-classification": ("f1_macro", "accuracy", "loss"),
@@ -68,8 +69,17 @@ class TrainConfig:
     drop_duplicates: bool = _opt(True, "Drop exact duplicate texts and texts that leak into the test data.", "cleaning")
     normalize_labels: bool = _opt(True, "Merge label spellings that differ only in case or spaces.", "cleaning")
     min_examples_per_class: int = _opt(2, "Drop labels with fewer examples than this (with a warning).", "cleaning")
+    fixes: list[str] = _opt([], "One-click fixes from the quality report, applied in order to the training split "
+                            "and recorded with before/after counts (see core.fixes).", "cleaning")
+    class_weights: str = _opt("none", "Weight the loss by inverse class frequency ('balanced') so rare classes "
+                              "count as much as common ones.", "balance", choices=CLASS_WEIGHTS)
+    oversample: bool = _opt(False, "Repeat training rows of smaller classes until every class is as large as the "
+                            "largest (training split only).", "balance")
     augment: list[str] = _opt([], "Text augmentations applied to training rows only.", "augmentation")
-    augment_copies: int = _opt(0, "Augmented copies added per training row (0 = off).", "augmentation")
+    augment_copies: int = _opt(0, "Augmented variants of every training row per epoch, drawn afresh each epoch "
+                               "(0 = off).", "augmentation")
+    augment_strength: float = _opt(0.1, "Share of a text's words each augmentation touches (0.05 light, 0.3 strong).",
+                                   "augmentation")
     model: str = _opt("all-minilm-l6-v2", "Catalogue id, local folder or Hugging Face Hub id.", "model")
     trust_remote_code: bool = _opt(False, "Hub models only: run the Python code the model's repository ships. "
                                           "That code can do anything on this machine; turn on only for authors "
@@ -142,12 +152,28 @@ class TrainConfig:
         unknown = check_names(self.augment)
         _check(not unknown, f"Unknown augmentation(s): {', '.join(unknown)}.", f"Use {', '.join(AUGMENTERS)}.")
         _check(self.augment_copies >= 0, "Augmented copies cannot be negative.", "Use 0 to turn it off.")
+        _check(0 < self.augment_strength <= 0.5, "Augmentation strength must be above 0 and at most 0.5.", "Try 0.1.")
+        self._validate_balance()
         _check(self.task != "token-classification" or not (self.augment and self.augment_copies),
                "Word-level augmentation would break the word-to-tag alignment of NER data.",
                "Turn augmentation off (no augmentations or 0 copies) for named entities.")
         _check(self.evaluations_per_epoch >= 1, "Evaluate at least once per epoch.", "Set it to 1 or more.")
         _check(self.trainable_layers >= 1 and self.lora_r >= 1, "Layer count and LoRA rank must be at least 1.",
                "Try 2 layers or rank 8.")
+
+    def _validate_balance(self) -> None:
+        from core.fixes import FIXES, LABEL_FIXES
+
+        unknown = [f for f in self.fixes if f not in FIXES]
+        _check(not unknown, f"Unknown fix(es): {', '.join(unknown)}.", f"Use {', '.join(FIXES)}.")
+        _check(self.task == "text-classification" or not set(self.fixes) & LABEL_FIXES,
+               "Label-error fixes apply to single-label classification only.", "Remove them from the fixes.")
+        _check(self.class_weights in CLASS_WEIGHTS, f"Unknown class weights '{self.class_weights}'.",
+               f"Use {'/'.join(CLASS_WEIGHTS)}.")
+        _check(self.class_weights == "none" or self.task in {"text-classification", "multi-label-classification"},
+               "Class weights apply to classification tasks only.", "Set class weights to none.")
+        _check(not self.oversample or self.task == "text-classification",
+               "Oversampling applies to single-label classification only.", "Turn oversampling off.")
 
     @property
     def best_metric(self) -> str:

@@ -18,6 +18,8 @@ from functools import lru_cache
 
 import torch
 
+from core import augmented_data
+
 logger = logging.getLogger(__name__)
 
 CALIBRATION_VERSION = 1
@@ -217,6 +219,7 @@ def plan_duration(cfg, model: torch.nn.Module, sets: dict, device: str, paramete
     calibration = calibrate(model, cfg.model, cfg.max_length, cfg.strategy, device)
     lengths = sets["train"]["length"]
     rows = [len(sets[name]) for name in ("train", "validation", "test")]
+    rows[0] = augmented_data.effective_rows(rows[0], cfg.augment, cfg.augment_copies)
     shape = run_shape(cfg, rows, sum(lengths) / max(len(lengths), 1), parameters,
                       cfg.strategy == "frozen" and supports_cache(model))
     return _planned(calibration, shape)
@@ -244,7 +247,7 @@ def estimate_recipe(cfg, data, calibrate_now: bool = False) -> dict:
         calibration = calibrate(load_classifier(cfg, data.labels), cfg.model, cfg.max_length, cfg.strategy, device)
     parameters = _parameter_count(cfg.model)
     rows = [len(data.frames[name]) for name in ("train", "validation", "test")]
-    rows[0] *= 1 + (cfg.augment_copies if cfg.augment else 0)  # augmented copies are added before training
+    rows[0] = augmented_data.effective_rows(rows[0], cfg.augment, cfg.augment_copies)  # fresh variants each epoch
     cached = cfg.strategy == "frozen" and cfg.task != "token-classification" and _first_token_head(cfg.model)
     shape = run_shape(cfg, rows, tokens, parameters, cached)
     planned = _planned(calibration or rough_calibration(parameters, cfg.strategy, cfg.max_length), shape)

@@ -91,13 +91,22 @@ def results_table(task: str, report: dict) -> str:
     return "\n".join(lines)
 
 
+def data_steps(data_report: dict) -> list[str]:
+    """One line per cleaning step or one-click fix that changed the training split, with before/after rows."""
+    return [f"- data step: {s['description']} ({s['rows_before']} → {s['rows_after']} training rows"
+            f"{'; ' + s['warning'] if s.get('warning') else ''})"
+            for s in data_report.get("cleaning", {}).get("train", [])
+            if s["rows_before"] != s["rows_after"] or s.get("warning")]
+
+
 def write_model_card(folder: Path, cfg: TrainConfig, data_report: dict, report: dict, threshold: float = 0.5) -> None:
     """Write README.md (the Hugging Face model card) into the model folder."""
     rows = data_report.get("rows", {})
     data_summary = "\n".join(
         [f"- {name}: {n} rows" for name, n in rows.items()]
         + [f"- source files: {', '.join(Path(p).name for p in data_report.get('files', {}).values())}"]
-        + [f"- warning: {w}" for w in data_report.get("warnings", [])])
+        + [f"- warning: {w}" for w in data_report.get("warnings", [])]
+        + data_steps(data_report))
     labels = report["labels"] if cfg.task != tasks.NER else report.get("entity_types", [])
     if cfg.task == tasks.REGRESSION:
         labels = [cfg.label_column]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from core import cleaning, tasks
+from core import cleaning, fixes, tasks
 from core.config import TrainConfig
 from core.errors import DataError
 
@@ -58,6 +58,19 @@ def split_frame(frame: pd.DataFrame, cfg: TrainConfig, need_validation: bool,
     return {k: v.reset_index(drop=True) for k, v in parts.items()}
 
 
+def apply_recorded_fixes(frames: dict[str, pd.DataFrame], cfg: TrainConfig, record: list[dict]) -> pd.DataFrame:
+    """The training split after the recipe's one-click fixes and oversampling, each appended to `record`."""
+    held_out = pd.concat([frames["validation"], frames["test"]])
+    train, steps = fixes.apply_fixes(frames["train"], held_out, cfg.fixes, cfg.seed)
+    if cfg.oversample:
+        train, step = fixes.oversample_step(train, cfg.seed)
+        steps.append(step)
+    record += [{**s.__dict__, "removed": s.removed} for s in steps]
+    if train.empty:
+        raise DataError("No training rows are left after the fixes.", "Remove some fixes from the recipe.")
+    return train
+
+
 def prepare_data(cfg: TrainConfig) -> PreparedData:
     """Load, clean, validate and split the data a recipe names.
 
@@ -104,6 +117,7 @@ def prepare_data(cfg: TrainConfig) -> PreparedData:
         held_out = pd.concat([frames["validation"], frames["test"]])
         frames["train"], leak = cleaning.drop_leaked(frames["train"], held_out)
         report["cleaning"]["train"].append({**leak.__dict__, "removed": leak.removed})
+    frames["train"] = apply_recorded_fixes(frames, cfg, report["cleaning"]["train"])
     if cfg.max_train_rows and len(frames["train"]) > cfg.max_train_rows:
         frames["train"] = frames["train"].sample(cfg.max_train_rows, random_state=cfg.seed).reset_index(drop=True)
     labels = tasks.label_list(frames, cfg)

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 from transformers import PrinterCallback, set_seed
 
-from core import augmentation, estimate, feature_cache, tasks, tracking
+from core import augmented_data, estimate, feature_cache, imbalance, tasks, tracking
 from core.config import TrainConfig, greater_is_better
 from core.distributed import is_main_process, open_run_dir
 from core.errors import ConfigError, FineTuneError, ResourceError
@@ -134,18 +134,40 @@ def _prepare(cfg: TrainConfig, run: RunDir):
     data = prepare_data(cfg)
     for warning in data.warnings:
         logger.warning(warning)
-    data.frames["train"] = augmentation.augment_frame(data.frames["train"], cfg.augment, cfg.augment_copies,
-                                                      cfg.seed)
-    data.report["rows"]["train_augmented"] = len(data.frames["train"])
+    data.report["rows"]["train_per_epoch"] = augmented_data.effective_rows(len(data.frames["train"]), cfg.augment,
+                                                                          cfg.augment_copies)
     if is_main_process():
         write_json_atomic(run.data_report, data.report)
     return data
 
 
+def augmenting(cfg: TrainConfig) -> bool:
+    """Whether the recipe asks for on-the-fly augmentation (then frozen features cannot be cached)."""
+    return bool(cfg.augment and cfg.augment_copies)
+
+
+def training_extras(cfg: TrainConfig, data, sets: dict, tokenizer) -> tuple[dict, list, object]:
+    """The augmented training set (with its epoch callback) and the class-weighted loss the recipe asks for."""
+    callbacks, loss = [], None
+    if augmenting(cfg):
+        synonyms = None
+        if "synonym_replacement" in cfg.augment:
+            from core.synonyms import load_synonyms
+
+            synonyms = load_synonyms(cfg.model)
+        train = augmented_data.build_augmented(data.frames["train"], sets["train"], tokenizer, cfg, synonyms)
+        sets = {**sets, "train": train}
+        callbacks.append(augmented_data.AugmentationEpoch(train))
+    if cfg.class_weights == "balanced":
+        weights = imbalance.class_weights(data.frames["train"], data.labels, cfg.task, cfg.label_separator)
+        loss = imbalance.weighted_loss(cfg.task, weights, cfg.label_smoothing)
+    return sets, callbacks, loss
+
+
 @contextmanager
 def training_view(cfg: TrainConfig, model, sets: dict, tokenizer, device: str, run: RunDir):
     """The model and datasets to train on: cached first-token features for a frozen backbone, else as is."""
-    if cfg.strategy != "frozen" or not feature_cache.supports_cache(model):
+    if cfg.strategy != "frozen" or not feature_cache.supports_cache(model) or augmenting(cfg):
         yield model, sets, False
         return
     run.write_status("running", phase="computing features once (frozen backbone)")
@@ -180,11 +202,12 @@ def _train(cfg: TrainConfig, run: RunDir, resume: bool, callbacks: list, validat
     run.write_status("running", estimate=planned)
     logger.info("Estimated duration on this machine: %.0f s (%.1f tokens per row, %d validation passes).",
                 planned["seconds"], planned["tokens_per_row"], planned["evaluations"])
+    sets, extra_callbacks, loss = training_extras(cfg, data, sets, tokenizer)
     with training_view(cfg, model, sets, tokenizer, device, run) as (train_model, views, cached):
         trainer = build_trainer(cfg, train_model, tokenizer, views["train"], views["validation"], run, device,
-                                cached=cached, labels=data.labels, scaler=scaler)
+                                cached=cached, labels=data.labels, scaler=scaler, compute_loss_func=loss)
         trainer.remove_callback(PrinterCallback)  # our RunDirCallback logs every record already
-        for callback in callbacks:
+        for callback in [*extra_callbacks, *callbacks]:
             trainer.add_callback(callback)
         checkpoint = run.last_checkpoint() if resume else None
         trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)

@@ -18,6 +18,7 @@ from transformers import (
     TrainingArguments,
     default_data_collator,
 )
+from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from core import ner, tasks
 from core.callbacks import FinalEvaluationCallback, RunDirCallback
@@ -156,6 +157,15 @@ class OrderedEvalTrainer(Trainer):
     def _get_eval_sampler(self, eval_dataset):
         return SequentialSampler(eval_dataset) if eval_dataset is not None else None
 
+    def _get_train_sampler(self, train_dataset=None):
+        # An on-the-fly augmented set (core.augmented_data) knows its lengths; without them the sampler would
+        # tokenise every variant once just to measure it.
+        dataset = train_dataset if train_dataset is not None else self.train_dataset
+        if self.args.train_sampling_strategy == "group_by_length" and hasattr(dataset, "lengths"):
+            return LengthGroupedSampler(self.args.train_batch_size * self.args.gradient_accumulation_steps,
+                                        lengths=dataset.lengths)
+        return super()._get_train_sampler(train_dataset)
+
 
 def sort_by_length(dataset: Dataset) -> tuple[Dataset, np.ndarray]:
     """The dataset sorted by token length (stable) and the permutation used."""
@@ -197,10 +207,11 @@ def collator(task: str, tokenizer, cached: bool):
 
 def build_trainer(cfg: TrainConfig, model, tokenizer, train: Dataset, validation: Dataset, run: RunDir,
                   device: str, cached: bool = False, labels: list[str] | None = None,
-                  scaler: tuple[float, float] = (0.0, 1.0)) -> Trainer:
+                  scaler: tuple[float, float] = (0.0, 1.0), compute_loss_func=None) -> Trainer:
     """A Trainer wired to the run directory, with early stopping and the recipe's optimizer.
 
-    With `cached`, the datasets hold precomputed features (see core.feature_cache) instead of tokens.
+    With `cached`, the datasets hold precomputed features (see core.feature_cache) instead of tokens;
+    `compute_loss_func` replaces the model's loss (class weights, see core.imbalance).
     """
     args = build_training_args(cfg, run, len(train), device, cached)
     callbacks = [RunDirCallback(run, cfg.batch_size * cfg.gradient_accumulation), FinalEvaluationCallback()]
@@ -210,4 +221,4 @@ def build_trainer(cfg: TrainConfig, model, tokenizer, train: Dataset, validation
     return OrderedEvalTrainer(model=model, args=args, train_dataset=train, eval_dataset=sort_by_length(validation)[0],
                    data_collator=collator(cfg.task, tokenizer, cached), processing_class=tokenizer,
                    compute_metrics=metrics_function(cfg.task, labels or [], scaler), callbacks=callbacks,
-                   optimizer_cls_and_kwargs=optimizer)
+                   optimizer_cls_and_kwargs=optimizer, compute_loss_func=compute_loss_func)

@@ -201,3 +201,43 @@ def test_full_disk_while_exporting_fails_with_a_plain_message(sentiment_csv, tin
     status = run.read_status()
     assert status["state"] == "failed" and status["error_kind"] == "Out of resources"
     assert run.metrics.exists() and run.last_checkpoint() is not None, "earlier results stay on disk"
+
+
+def test_class_weights_fixes_and_on_the_fly_augmentation_train_and_reach_the_card(tiny_model_dir, tmp_path,
+                                                                                    monkeypatch):
+    from core import augmented_data, imbalance
+
+    seen = {}
+    real_loss, real_build = imbalance.weighted_loss, augmented_data.build_augmented
+
+    def spy_loss(task, weights, smoothing=0.0):
+        function = real_loss(task, weights, smoothing)
+
+        def loss(outputs, labels, num_items_in_batch=None):
+            seen["loss_calls"] = seen.get("loss_calls", 0) + 1
+            return function(outputs, labels, num_items_in_batch)
+
+        return loss
+
+    def spy_build(*args, **kwargs):
+        seen["dataset"] = real_build(*args, **kwargs)
+        return seen["dataset"]
+
+    monkeypatch.setattr(imbalance, "weighted_loss", spy_loss)
+    monkeypatch.setattr(augmented_data, "build_augmented", spy_build)
+    data = tmp_path / "reviews.csv"
+    short = pd.DataFrame({"text": ["ok", "meh", "fine", "bad", "wow", "nah", "yes", "no"],
+                          "label": ["positive", "negative"] * 4})
+    pd.concat([make_sentiment_frame(), short]).to_csv(data, index=False)
+    cfg = tiny_recipe(data, tiny_model_dir, epochs=2, class_weights="balanced", fixes=["drop_short_texts"],
+                      augment=["random_swap"], augment_copies=1)
+    run = RunDir(tmp_path / "run")
+    train_run(cfg, run.path)
+    assert seen["loss_calls"] > 0
+    assert seen["dataset"].epoch == 1  # the second epoch drew fresh variants
+    data_report = json.loads(run.data_report.read_text())
+    assert data_report["rows"]["train_per_epoch"] == 2 * data_report["rows"]["train"]
+    assert data_report["rows"]["test"] == len(pd.read_csv(run.path / "predictions.csv"))  # test not augmented
+    assert "drop_short_texts" in [s["name"] for s in data_report["cleaning"]["train"]]
+    card = (run.path / "model" / "README.md").read_text()
+    assert "data step:" in card

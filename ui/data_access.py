@@ -70,3 +70,28 @@ def cached_predictor(model_dir: str, stamp: float):
 def predictor_for(model_dir: Path):
     """The pipeline for a run's exported model folder (chosen by the task it was trained for)."""
     return cached_predictor(str(model_dir), _stamp(str(model_dir / "config.json")))
+
+
+QUALITY_FIELDS = ("task", "train", "validation", "test", "text_column", "label_column", "text_pair_column",
+                  "label_separator", "model", "max_length", "seed")
+
+
+@st.cache_data(max_entries=8, show_spinner="Checking data quality…")
+def _quality(recipe: str, stamps: tuple[float, ...]) -> dict:
+    from core.quality import build_report
+
+    return build_report(TrainConfig(**json.loads(recipe))).to_dict()
+
+
+def cached_quality(cfg: TrainConfig) -> dict:
+    """The quality report (as plain data) for a recipe's data, recomputed only when the data settings change."""
+    stamps = tuple(_stamp(p) for p in (cfg.train, cfg.validation, cfg.test))
+    return _quality(json.dumps({k: getattr(cfg, k) for k in QUALITY_FIELDS}, sort_keys=True), stamps)
+
+
+@st.cache_resource(max_entries=2, show_spinner="Reading the model's vocabulary…")
+def cached_synonyms(model: str):
+    """The synonym source of a model (see core.synonyms), shared by every session."""
+    from core.synonyms import load_synonyms
+
+    return load_synonyms(model)

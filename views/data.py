@@ -8,8 +8,9 @@ from core.errors import FineTuneError
 from core.inspection import token_lengths, truncated_share
 from core.workspace import store_upload
 from ui import charts, state
-from ui.data_access import SAMPLE_FOR_TASK, SAMPLES, cached_prepare, cached_table, guess
+from ui.data_access import SAMPLE_FOR_TASK, SAMPLES, cached_prepare, cached_quality, cached_table, guess
 from ui.forms import option_checkbox
+from ui.quality_view import show_report
 
 st.title("Your data")
 wiz = state.wizard()
@@ -139,6 +140,9 @@ if not wiz["data"].get("columns_ok"):
     state.update(data={**wiz["data"], "columns_ok": True})
     st.rerun()
 
+st.subheader("Quality report")
+show_report(cached_quality(state.config()))
+st.markdown("**What cleaning and the fixes did** (rows before and after each step)")
 steps = [{"step": s["description"], "split": split, "before": s["rows_before"], "after": s["rows_after"],
           "removed": s["removed"]} for split, rows in prepared.report["cleaning"].items() for s in rows]
 st.dataframe(pd.DataFrame(steps), hide_index=True)

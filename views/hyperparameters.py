@@ -27,7 +27,7 @@ if preset != wiz["preset"]:
 cfg = wiz["config"]
 GROUPS = {"strategy": "Which parameters train", "optimization": "Optimizer and schedule",
           "regularization": "Regularisation and early stopping", "training": "Inputs, seed and device",
-          "tracking": "Experiment tracking (optional)"}
+          "tracking": "Experiment tracking (optional)", "balance": "Class balance"}
 with st.expander("Advanced settings", expanded=False):
     st.caption("Every change is saved; the preset name stays as a reminder of where you started.")
     for group, title in GROUPS.items():
