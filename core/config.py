@@ -16,7 +16,8 @@ from core.errors import ConfigError
 
 RECIPE_VERSION = 1
 
-TASKS = ("text-classification", "multi-label-classification", "text-regression", "token-classification")
+TASKS = ("text-classification", "multi-label-classification", "text-regression", "token-classification",
+         "image-classification")
 STRATEGIES = ("full", "frozen", "top_layers", "lora")
 OPTIMIZERS = ("adamw", "adam", "sgd")
 SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup")
@@ -27,6 +28,7 @@ TASK_METRICS = {
     "multi-label-classification": ("f1_micro", "f1_macro", "accuracy", "loss"),
     "text-regression": ("rmse", "spearman", "pearson", "mae", "r2", "loss"),
     "token-classification": ("f1", "precision", "recall", "accuracy", "loss"),
+    "image-classification": ("accuracy", "f1_macro", "loss"),
 }
 METRICS = ("auto", *dict.fromkeys(m for names in TASK_METRICS.values() for m in names))
 LOWER_IS_BETTER = {"loss", "rmse", "mae"}
@@ -70,6 +72,9 @@ class TrainConfig:
     min_examples_per_class: int = _opt(2, "Drop labels with fewer examples than this (with a warning).", "cleaning")
     augment: list[str] = _opt([], "Text augmentations applied to training rows only.", "augmentation")
     augment_copies: int = _opt(0, "Augmented copies added per training row (0 = off).", "augmentation")
+    image_augment: list[str] = _opt([], "Images: random flips, rotation, crop, colour jitter or blur applied to "
+                                    "training images on the fly (flip, rotate, crop, color, blur).", "augmentation")
+    augment_strength: float = _opt(0.5, "Images: how strong the random augmentations are, 0 to 1.", "augmentation")
     model: str = _opt("all-minilm-l6-v2", "Catalogue id, local folder or Hugging Face Hub id.", "model")
     strategy: str = _opt("full", "Which parameters train: all, only a new head, top layers, or LoRA adapters.",
                          "strategy", choices=STRATEGIES)
@@ -142,6 +147,11 @@ class TrainConfig:
         _check(self.task != "token-classification" or not (self.augment and self.augment_copies),
                "Word-level augmentation would break the word-to-tag alignment of NER data.",
                "Turn augmentation off (no augmentations or 0 copies) for named entities.")
+        from core.image_augmentation import check_image_names
+
+        unknown = check_image_names(self.image_augment)
+        _check(not unknown and 0 <= self.augment_strength <= 1, f"Unknown image augmentation(s) {unknown} or a "
+               "strength outside [0, 1].", "Use flip, rotate, crop, color, blur and a strength between 0 and 1.")
         _check(self.evaluations_per_epoch >= 1, "Evaluate at least once per epoch.", "Set it to 1 or more.")
         _check(self.trainable_layers >= 1 and self.lora_r >= 1, "Layer count and LoRA rank must be at least 1.",
                "Try 2 layers or rank 8.")
