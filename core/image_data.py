@@ -84,7 +84,8 @@ def class_root(folder: Path) -> Path:
     while True:
         entries = [p for p in folder.iterdir() if not p.name.startswith((".", "__MACOSX"))]
         dirs = [p for p in entries if p.is_dir()]
-        if len(dirs) == 1 and not any(p.suffix.lower() in IMAGE_SUFFIXES for p in entries if p.is_file()):
+        wrapper = len(dirs) == 1 and any(p.is_dir() for p in dirs[0].iterdir())  # not itself a class folder
+        if wrapper and not any(p.suffix.lower() in IMAGE_SUFFIXES for p in entries if p.is_file()):
             folder = dirs[0]
             continue
         return folder
