@@ -32,11 +32,13 @@ RUNS = {
     "hymenoptera-frozen": [
         "--train", str(HYMENOPTERA / "train"), "--validation", str(HYMENOPTERA / "val"),
         "--test", str(HYMENOPTERA / "val"), "--strategy", "frozen", "--epochs", "15", "--batch-size", "16"],
+    # CIFAR images are 32 px: the model sees them upscaled to 128 px, a third of the cost of 224 on a CPU.
     "cifar10-frozen": [
-        "--train", str(CIFAR / "train"), "--test", str(CIFAR / "test"), "--strategy", "frozen", "--epochs", "15"],
+        "--train", str(CIFAR / "train"), "--test", str(CIFAR / "test"), "--strategy", "frozen", "--epochs", "15",
+        "--image-size", "128"],
     "cifar10-full": [
         "--train", str(CIFAR / "train"), "--test", str(CIFAR / "test"), "--strategy", "full", "--epochs", "2",
-        "--learning-rate", "3e-4", "--image-augment", "flip", "--evaluations-per-epoch", "1"],
+        "--learning-rate", "3e-4", "--image-augment", "flip", "--evaluations-per-epoch", "1", "--image-size", "96"],
 }
 REFERENCES = {"hymenoptera": "ResNet-18 tutorial: full 0.9346, frozen 0.9477 (best val)",
               "cifar10": "full CIFAR-10 ViT-B/16: 0.95-0.97 (50k images; none for this 2k subset)"}

@@ -7,6 +7,8 @@ in [0, 1] scales every transform's range (0.5 is the usual Teachable-Machine-lik
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from core.errors import ConfigError
@@ -37,6 +39,7 @@ def build_augmenter(names: list[str], strength: float, size: int, seed: int):
     Raises:
         ConfigError: An unknown name or a strength outside [0, 1].
     """
+    os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")  # its import would otherwise ask PyPI for a newer version
     import albumentations as A
 
     unknown = check_image_names(names)

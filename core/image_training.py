@@ -38,10 +38,23 @@ POOLED_HEADS = {"mobilenet_v1", "mobilenet_v2", "resnet", "convnext", "convnextv
                 "mobilevit", "mobilevitv2", "levit", "bit"}
 
 
-def load_image_processor(choice: str):
-    """The image processor (resize, crop, normalise) of a catalogue id, folder or Hub id."""
+def load_image_processor(choice: str, image_size: int | None = None):
+    """The image processor (resize, crop, normalise) of a catalogue id, folder or Hub id.
+
+    With `image_size`, it resizes and crops to that side instead, keeping the model's resize-to-crop ratio
+    (256/224 for ImageNet models); the exported processor then does the same, so predictions match training.
+    """
     location, source = resolve_model(choice)
-    return _from_pretrained(AutoImageProcessor, location, source)
+    processor = _from_pretrained(AutoImageProcessor, location, source)
+    if image_size:
+        size, crop = dict(getattr(processor, "size", None) or {}), getattr(processor, "crop_size", None)
+        if "shortest_edge" in size and crop:
+            ratio = size["shortest_edge"] / crop["height"]
+            processor.size = {"shortest_edge": round(image_size * ratio)}
+            processor.crop_size = {"height": image_size, "width": image_size}
+        else:
+            processor.size = {"height": image_size, "width": image_size}
+    return processor
 
 
 def load_image_classifier(cfg: TrainConfig, labels: list[str]):
@@ -155,7 +168,7 @@ def train_images(cfg: TrainConfig, run: RunDir, resume: bool, callbacks: list, v
     set_seed(cfg.seed)
     device = pick_device(cfg.device)
     run.write_status("running", phase="loading model", device=device)
-    processor = load_image_processor(cfg.model)
+    processor = load_image_processor(cfg.model, cfg.image_size)
     model = load_image_classifier(cfg, data.labels)
     trainable, total = count_parameters(model)
     logger.info("Model %s: %d of %d parameters train (%s); device %s.", cfg.model, trainable, total, cfg.strategy,

@@ -171,13 +171,15 @@ def test_frozen_training_changes_only_the_head(image_folder, tiny_image_model_di
 
     output = tmp_path / "run"
     assert run_cli(["--train", str(image_folder), "--model", str(tiny_image_model_dir), "--strategy", "frozen",
-                    "--epochs", "1", "--output", str(output), "--learning-rate", "0.05"]) == 0
+                    "--epochs", "1", "--output", str(output), "--learning-rate", "0.05", "--image-size", "24"]) == 0
     before = load_file(tiny_image_model_dir / "model.safetensors")
     after = load_file(output / "model" / "model.safetensors")
     backbone = [k for k in before if k.startswith("mobilenet_v2.") and "num_batches" not in k]
     assert all(np.array_equal(before[k].numpy(), after[k].numpy()) for k in backbone)
     assert after["classifier.weight"].shape[0] == 2
     assert list((home / "cache" / "features").glob("img*.npy"))  # features were cached for reuse
+    processor = json.loads((output / "model" / "preprocessor_config.json").read_text())
+    assert processor["crop_size"] == {"height": 24, "width": 24} and processor["size"] == {"shortest_edge": 27}
 
 
 def test_training_reports_a_data_error_for_one_class(tmp_path, tiny_image_model_dir, home):

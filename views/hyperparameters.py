@@ -5,7 +5,7 @@ import streamlit as st
 from core.catalogue import find_entry
 from core.config import DEFAULT_LEARNING_RATES, load_presets
 from core.errors import FineTuneError
-from core.estimate import estimate_seconds
+from core.estimate import IMAGE_TOKEN_EQUIVALENT, estimate_seconds
 from ui import state, steps
 from ui.data_access import cached_prepare
 from ui.forms import OPTIONS, option_widget
@@ -55,10 +55,13 @@ parameters = entry.parameters if entry else 110_000_000
 rows = prepared.report["rows"]
 train_rows = rows["train"] * (1 + (cfg["augment_copies"] if cfg["augment"] else 0))
 train = prepared.frames["train"]
-words = train["text"].astype(str).str.split().str.len()
-if "text_pair" in train.columns:
-    words = words + train["text_pair"].astype(str).str.split().str.len()
-tokens = min(cfg["max_length"], words.mean() * 1.4 + 2)
+if "text" in train.columns:
+    words = train["text"].astype(str).str.split().str.len()
+    if "text_pair" in train.columns:
+        words = words + train["text_pair"].astype(str).str.split().str.len()
+    tokens = min(cfg["max_length"], words.mean() * 1.4 + 2)
+else:
+    tokens = IMAGE_TOKEN_EQUIVALENT
 evaluations = int(cfg["epochs"] * cfg["evaluations_per_epoch"]) + 1
 seconds = estimate_seconds(parameters, train_rows, rows["validation"], rows["test"], tokens, cfg["epochs"],
                            evaluations, cfg["strategy"])
