@@ -161,6 +161,9 @@ def test_training_end_to_end_exports_a_pipeline_model(strategy, image_folder, ti
     scores = predict_images(load_predictor(output / "model"), [predictions["image"][0], make_image((9, 9, 9), 0)])
     assert [set(s) for s in scores] == [{"blue", "red"}] * 2
     assert abs(sum(scores[0].values()) - 1) < 1e-4
+    from core import predict
+
+    assert predict(output, predictions["image"][0]) == [scores[0]]  # the Python API takes a run folder
     assert "image-classification" in (output / "model" / "README.md").read_text()
     with zipfile.ZipFile(output / "model.zip") as bundle:
         assert "model/preprocessor_config.json" in bundle.namelist()
