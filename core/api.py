@@ -62,10 +62,15 @@ def _model_folder(model: str | Path) -> Path:
 
 
 def predict(model: str | Path, texts: str | list[str]) -> list[dict[str, float]]:
-    """Class probabilities ({label: probability}, most likely first) per text, from a run or model folder."""
-    from core.inference import load_predictor, predict_texts
+    """Class probabilities ({label: probability}, most likely first) per text, from a run or model folder.
 
-    return predict_texts(load_predictor(_model_folder(model)), [texts] if isinstance(texts, str) else texts)
+    For an image classifier, `texts` are image paths (or PIL images)."""
+    from core.inference import load_predictor, model_task, predict_images, predict_texts
+
+    folder, inputs = _model_folder(model), [texts] if isinstance(texts, str) else texts
+    if model_task(folder) == "image-classification":
+        return predict_images(load_predictor(folder), inputs)
+    return predict_texts(load_predictor(folder), inputs)
 
 
 def evaluate(model: str | Path, data: Any, text_column: str = "text", label_column: str = "label") -> dict[str, Any]:

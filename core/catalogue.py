@@ -54,6 +54,16 @@ def models_for_task(task: str) -> list[ModelEntry]:
     return sorted(entries, key=lambda e: not e.available_offline)
 
 
+def default_model(task: str, current: str) -> str:
+    """`current` when it is a catalogue model for `task` (or not a catalogue id at all), else the task's first
+    offline-ready catalogue model: switching between text and image tasks must not keep a model of the other kind."""
+    entry = find_entry(current)
+    if entry is None or task in entry.tasks:
+        return current
+    candidates = models_for_task(task)
+    return candidates[0].id if candidates else current
+
+
 def find_entry(model_id: str) -> ModelEntry | None:
     """The catalogue entry with this id, if any."""
     return next((e for e in load_catalogue() if e.id == model_id), None)

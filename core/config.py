@@ -16,7 +16,8 @@ from core.errors import ConfigError
 
 RECIPE_VERSION = 1
 
-TASKS = ("text-classification", "multi-label-classification", "text-regression", "token-classification")
+TASKS = ("text-classification", "multi-label-classification", "text-regression", "token-classification",
+         "image-classification")
 STRATEGIES = ("full", "frozen", "top_layers", "lora")
 OPTIMIZERS = ("adamw", "adam", "sgd")
 SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup")
@@ -28,6 +29,7 @@ TASK_METRICS = {
     "multi-label-classification": ("f1_micro", "f1_macro", "accuracy", "loss"),
     "text-regression": ("rmse", "spearman", "pearson", "mae", "r2", "loss"),
     "token-classification": ("f1", "precision", "recall", "accuracy", "loss"),
+    "image-classification": ("accuracy", "f1_macro", "loss"),
 }
 METRICS = ("auto", *dict.fromkeys(m for names in TASK_METRICS.values() for m in names))
 LOWER_IS_BETTER = {"loss", "rmse", "mae"}
@@ -80,6 +82,9 @@ class TrainConfig:
                                "(0 = off).", "augmentation")
     augment_strength: float = _opt(0.1, "Share of a text's words each augmentation touches (0.05 light, 0.3 strong).",
                                    "augmentation")
+    image_augment: list[str] = _opt([], "Images: random flips, rotation, crop, colour jitter or blur applied to "
+                                    "training images on the fly (flip, rotate, crop, color, blur).", "augmentation")
+    image_augment_strength: float = _opt(0.5, "Images: how strong the random augmentations are, 0 to 1.", "augmentation")
     model: str = _opt("all-minilm-l6-v2", "Catalogue id, local folder or Hugging Face Hub id.", "model")
     trust_remote_code: bool = _opt(False, "Hub models only: run the Python code the model's repository ships. "
                                           "That code can do anything on this machine; turn on only for authors "
@@ -113,6 +118,8 @@ class TrainConfig:
     max_length: int = _opt(128, "Longest input in tokens; longer texts are truncated.", "training")
     seed: int = _opt(42, "Random seed for the split, the sampling and the initialisation.", "training")
     device: str = _opt("auto", "Where to train: a GPU when present, else the CPU.", "training", choices=DEVICES)
+    image_size: int | None = _opt(None, "Images: side in pixels the model sees (empty keeps the model's own, 224 "
+                                  "for MobileNetV2); smaller is much faster on a CPU.", "training")
     # Experiment tracking (optional integrations; nothing is needed to train without them).
     mlflow: bool = _opt(False, "Also log the run to MLflow (needs mlflow or mlflow-skinny).", "tracking")
     mlflow_tracking_uri: str | None = _opt(None, "MLflow tracking URI (http(s)://… or sqlite:///…); empty uses "
@@ -157,6 +164,13 @@ class TrainConfig:
         _check(self.task != "token-classification" or not (self.augment and self.augment_copies),
                "Word-level augmentation would break the word-to-tag alignment of NER data.",
                "Turn augmentation off (no augmentations or 0 copies) for named entities.")
+        _check(self.image_size is None or 16 <= self.image_size <= 1024, "The image size must be between 16 and "
+               "1024 pixels.", "Try 224, or 128 for speed.")
+        from core.image_augmentation import check_image_names
+
+        unknown = check_image_names(self.image_augment)
+        _check(not unknown and 0 <= self.image_augment_strength <= 1, f"Unknown image augmentation(s) {unknown} or a "
+               "strength outside [0, 1].", "Use flip, rotate, crop, color, blur and a strength between 0 and 1.")
         _check(self.evaluations_per_epoch >= 1, "Evaluate at least once per epoch.", "Set it to 1 or more.")
         _check(self.trainable_layers >= 1 and self.lora_r >= 1, "Layer count and LoRA rank must be at least 1.",
                "Try 2 layers or rank 8.")

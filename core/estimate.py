@@ -34,6 +34,9 @@ EXPORT_S_PER_MPARAM = 0.05
 # (forward 2, backward 4; Kaplan et al. 2020) for a full fine-tune.
 EFFICIENCY = 0.45
 FLOPS_PER_PARAM = {"full": 6.0, "top_layers": 3.0, "lora": 4.0, "frozen": 2.0}
+# One 224-pixel image through MobileNetV2 costs ~0.3 GFLOP forward (Sandler et al. 2018), what 86 tokens cost
+# through its 1.75M compute parameters at 2 FLOPs each: the "tokens" of an image in the formulas below.
+IMAGE_TOKEN_EQUIVALENT = 86.0
 
 
 @dataclass(frozen=True)
@@ -241,17 +244,23 @@ def estimate_recipe(cfg, data, calibrate_now: bool = False) -> dict:
 
     cfg = cfg.resolved().resolved_for_data(len(data.frames["train"]))
     device = pick_device(cfg.device)
-    tokens = _mean_tokens(load_tokenizer(cfg.model), data.frames["train"].head(2000), cfg.max_length)
-    calibration = load_calibration(calibration_key(cfg.model, cfg.max_length, cfg.strategy, device))
-    if calibration is None and calibrate_now:
-        calibration = calibrate(load_classifier(cfg, data.labels), cfg.model, cfg.max_length, cfg.strategy, device)
+    image = cfg.task == "image-classification"  # timed on token batches only; images get the size-based figure
+    if image:
+        tokens, calibration = IMAGE_TOKEN_EQUIVALENT, None
+    else:
+        tokens = _mean_tokens(load_tokenizer(cfg.model), data.frames["train"].head(2000), cfg.max_length)
+        calibration = load_calibration(calibration_key(cfg.model, cfg.max_length, cfg.strategy, device))
+        if calibration is None and calibrate_now:
+            calibration = calibrate(load_classifier(cfg, data.labels), cfg.model, cfg.max_length, cfg.strategy,
+                                    device)
     parameters = _parameter_count(cfg.model)
     rows = [len(data.frames[name]) for name in ("train", "validation", "test")]
     rows[0] = augmented_data.effective_rows(rows[0], cfg.augment, cfg.augment_copies)  # fresh variants each epoch
-    cached = cfg.strategy == "frozen" and cfg.task != "token-classification" and _first_token_head(cfg.model)
+    cached = cfg.strategy == "frozen" and (image or (cfg.task != "token-classification"
+                                                     and _first_token_head(cfg.model)))
     shape = run_shape(cfg, rows, tokens, parameters, cached)
     planned = _planned(calibration or rough_calibration(parameters, cfg.strategy, cfg.max_length), shape)
-    return {**planned, "calibrated": calibration is not None}
+    return {**planned, "calibrated": calibration is not None, "can_calibrate": not image}
 
 
 def rough_calibration(parameters: int, strategy: str, max_length: int) -> Calibration:

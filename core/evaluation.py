@@ -95,6 +95,9 @@ def baseline_metrics(train: pd.DataFrame, test: pd.DataFrame, labels: list[str],
     index = {label: i for i, label in enumerate(labels)}
     y_train = train["label"].map(index).to_numpy()
     y_test = test["label"].map(index).to_numpy()
+    if task == tasks.IMAGE:  # no bag-of-words for pixels: the majority class is the floor
+        majority = DummyClassifier(strategy="most_frequent").fit(np.zeros((len(y_train), 1)), y_train)
+        return {"majority_class": classification_metrics(y_test, majority.predict(np.zeros((len(y_test), 1))))}
     majority = DummyClassifier(strategy="most_frequent").fit(train[["text"]], y_train)
     tfidf = make_pipeline(_tfidf(), LogisticRegression(max_iter=2000, C=10.0, random_state=seed))
     tfidf.fit(baseline_input(train), y_train)
@@ -185,6 +188,13 @@ def build_task_report(task: str, test: pd.DataFrame, logits: np.ndarray, labels:
     return {"task": task, **report}, predictions
 
 
+def _input_columns(test: pd.DataFrame) -> dict:
+    """What each prediction row shows as its input: the image path, or the text (and its pair)."""
+    if "image" in test.columns:
+        return {"image": test["image"].to_numpy()}
+    return {"text": test["text"].to_numpy(), **_pair_columns(test)}
+
+
 def _pair_columns(test: pd.DataFrame) -> dict:
     return {"text_pair": test["text_pair"].to_numpy()} if "text_pair" in test.columns else {}
 
@@ -271,8 +281,7 @@ def build_report(test: pd.DataFrame, logits: np.ndarray, labels: list[str],
     y_pred = probs.argmax(axis=-1)
     confidence = probs.max(axis=-1)
     matrix = confusion_matrix(y_true, y_pred, labels=list(range(len(labels))))
-    predictions = pd.DataFrame({"text": test["text"].to_numpy(), **_pair_columns(test),
-                                "label": test["label"].to_numpy(),
+    predictions = pd.DataFrame({**_input_columns(test), "label": test["label"].to_numpy(),
                                 "predicted": [labels[i] for i in y_pred], "confidence": confidence.round(4)})
     errors = predictions[predictions["label"] != predictions["predicted"]].sort_values("confidence",
                                                                                         ascending=False)

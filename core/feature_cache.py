@@ -65,17 +65,22 @@ def extract_features(backbone: nn.Module, dataset: Dataset, tokenizer, device: s
 def cached_features(backbone: nn.Module, dataset: Dataset, tokenizer, device: str, model_id: str) -> np.ndarray:
     """`extract_features`, memoised on disk by model and exact token ids, so search trials and re-runs on the
     same data skip the backbone entirely."""
-    from core.workspace import workspace_home
-
     digest = hashlib.sha256(model_id.encode())
     digest.update(str(backbone.config.to_json_string()).encode())
     for ids in dataset["input_ids"]:
         digest.update(np.asarray(ids, dtype=np.int32).tobytes() + b"|")
-    path = workspace_home() / "cache" / "features" / f"{digest.hexdigest()[:32]}.npy"
+    return load_or_compute(digest.hexdigest(), lambda: extract_features(backbone, dataset, tokenizer, device))
+
+
+def load_or_compute(key: str, compute) -> np.ndarray:
+    """The array saved under `key` in the workspace's feature cache, or `compute()`'s result, saved there."""
+    from core.workspace import workspace_home
+
+    path = workspace_home() / "cache" / "features" / f"{key[:32]}.npy"
     if path.exists():
         logger.info("Reusing cached features %s", path.name)
         return np.load(path)
-    features = extract_features(backbone, dataset, tokenizer, device)
+    features = compute()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.npy")
     np.save(tmp, features)
@@ -90,11 +95,11 @@ def to_feature_dataset(features: np.ndarray, labels: list[int]) -> Dataset:
 
 
 @contextmanager
-def cached_backbone(model: nn.Module):
-    """Temporarily replace the model's backbone by a CachedBackbone; the real one is put back afterwards."""
+def cached_backbone(model: nn.Module, stand_in: type[nn.Module] = CachedBackbone):
+    """Temporarily replace the model's backbone by a `stand_in(backbone)`; the real one is put back afterwards."""
     prefix = model.base_model_prefix
     real = getattr(model, prefix)
-    setattr(model, prefix, CachedBackbone(real))
+    setattr(model, prefix, stand_in(real))
     try:
         yield model
     finally:

@@ -20,6 +20,7 @@ PIPELINES: dict[str, tuple[str, dict[str, Any]]] = {
     tasks.MULTI_LABEL: ("text-classification", {"top_k": None}),
     tasks.REGRESSION: ("text-classification", {"function_to_apply": "none"}),
     tasks.NER: ("token-classification", {"aggregation_strategy": "simple"}),
+    tasks.IMAGE: ("image-classification", {}),
 }
 DEFAULT_THRESHOLD = 0.5
 
@@ -59,6 +60,8 @@ def model_task(model_dir: str | Path) -> str:
     config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     if any(name.endswith("ForTokenClassification") for name in config.get("architectures") or []):
         return tasks.NER
+    if any(name.endswith("ForImageClassification") for name in config.get("architectures") or []):
+        return tasks.IMAGE
     problem = config.get("problem_type")
     if problem == "regression":
         return tasks.REGRESSION
@@ -140,3 +143,12 @@ def find_entities(predictor, texts: list[str]) -> list[list[Entity]]:
                                    start=int(start or 0), end=int(end or 0), score=float(group["score"])))
         found.append(entities)
     return found
+
+
+def predict_images(predictor, images: list) -> list[dict[str, float]]:
+    """Every class's probability for each image (a path or a PIL image), most likely first."""
+    from core.image_data import to_rgb
+
+    images = [image if isinstance(image, str) else to_rgb(image) for image in images]
+    results = predictor(images, top_k=len(predictor.model.config.id2label))
+    return [_ranked(row) for row in results]

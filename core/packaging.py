@@ -13,17 +13,19 @@ from core.modeling import bake_target_scale, merge_for_export
 from core.rundir import RunDir
 
 PIPELINES = {tasks.CLASSIFICATION: "text-classification", tasks.MULTI_LABEL: "text-classification",
-             tasks.REGRESSION: "text-classification", tasks.NER: "token-classification"}
+             tasks.REGRESSION: "text-classification", tasks.NER: "token-classification",
+             tasks.IMAGE: "image-classification"}
 WEIGHT_SUFFIXES = {".safetensors", ".bin", ".pt", ".onnx"}
 CARD_METRICS = {tasks.CLASSIFICATION: ("accuracy", "f1_macro"), tasks.MULTI_LABEL: ("f1_micro", "f1_macro", "accuracy"),
                 tasks.REGRESSION: ("rmse", "mae", "r2", "pearson", "spearman"),
-                tasks.NER: ("f1", "precision", "recall")}
+                tasks.NER: ("f1", "precision", "recall"), tasks.IMAGE: ("accuracy", "f1_macro")}
 WHAT = {tasks.CLASSIFICATION: "classify text into {n} classes: {labels}.",
         tasks.MULTI_LABEL: "tag text with any of {n} labels (several may apply): {labels}. A label applies when its "
                            "score reaches {threshold} (tuned on validation data).",
         tasks.REGRESSION: "predict the number '{labels}' from text, in its own units (the target scaling used "
                           "in training is folded into the weights).",
-        tasks.NER: "mark entities of {n} types in text: {labels}."}
+        tasks.NER: "mark entities of {n} types in text: {labels}.",
+        tasks.IMAGE: "classify images into {n} classes: {labels}."}
 
 CARD_TEMPLATE = """---
 library_name: transformers
@@ -74,6 +76,10 @@ def usage_snippet(task: str, location: str = "path/to/this/folder", example: str
         return ("from transformers import pipeline\n\n"
                 f'scorer = pipeline("text-classification", model="{location}", function_to_apply="none")\n'
                 f'scorer({call})[0]["score"]  # the predicted number')
+    if task == tasks.IMAGE:
+        return ("from transformers import pipeline\n\n"
+                f'classifier = pipeline("image-classification", model="{location}")\n'
+                'classifier("photo.jpg")  # a path, URL or PIL image')
     top_k = ", top_k=None" if task == tasks.MULTI_LABEL else ""
     return ("from transformers import pipeline\n\n"
             f'classifier = pipeline("text-classification", model="{location}"{top_k})\n'

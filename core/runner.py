@@ -180,6 +180,10 @@ def training_view(cfg: TrainConfig, model, sets: dict, tokenizer, device: str, r
 
 
 def _train(cfg: TrainConfig, run: RunDir, resume: bool, callbacks: list, validation_only: bool) -> dict:
+    if cfg.task == tasks.IMAGE:
+        from core.image_training import train_images  # lazy: image decoding and augmentation libraries
+
+        return train_images(cfg, run, resume, callbacks, validation_only)
     started = time.time()
     data = _prepare(cfg, run)
     cfg = cfg.resolved_for_data(len(data.frames["train"]))

@@ -26,6 +26,7 @@ CLASSIFICATION = "text-classification"
 MULTI_LABEL = "multi-label-classification"
 REGRESSION = "text-regression"
 NER = "token-classification"
+IMAGE = "image-classification"
 JSON_LIKE = {".json", ".jsonl", ".ndjson", ".parquet", ".pq"}
 TOKEN_COLUMNS = ("tokens", "words", "token")
 TAG_COLUMNS = ("ner_tags", "tags", "labels", "label", "ner")

@@ -108,6 +108,7 @@ def build_training_args(cfg: TrainConfig, run: RunDir, train_rows: int, device: 
     eval_every = evaluation_interval(train_rows, cfg)
     metric = cfg.best_metric
     optim_args = {"optim": "sgd", "optim_args": f"momentum={cfg.momentum}"} if cfg.optimizer == "sgd" else {}
+    images = cfg.task == tasks.IMAGE
     return TrainingArguments(
         output_dir=str(run.checkpoints),
         num_train_epochs=cfg.epochs,
@@ -130,7 +131,9 @@ def build_training_args(cfg: TrainConfig, run: RunDir, train_rows: int, device: 
         logging_strategy="steps",
         logging_steps=max(1, min(eval_every, per_epoch // 20)),
         # Sorting into batches of similar length removes most padding: the largest CPU speed-up available.
-        train_sampling_strategy="random" if cached else "group_by_length",
+        train_sampling_strategy="random" if cached or images else "group_by_length",
+        # Image rows hold file paths that their on-the-fly transform reads; the Trainer must not drop that column.
+        remove_unused_columns=not images,
         seed=cfg.seed,
         use_cpu=device == "cpu",
         bf16=use_bf16(device),
@@ -198,7 +201,7 @@ def predict_with_labels(trainer: Trainer, dataset: Dataset) -> tuple[np.ndarray,
 
 def collator(task: str, tokenizer, cached: bool):
     """Dynamic padding per batch; token labels are padded with the ignore index."""
-    if cached:
+    if cached or task == tasks.IMAGE:  # features or pixels: fixed-size tensors, nothing to pad
         return default_data_collator
     if task == tasks.NER:
         return DataCollatorForTokenClassification(tokenizer, label_pad_token_id=ner.IGNORE_INDEX)

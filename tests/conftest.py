@@ -59,3 +59,19 @@ def home(tmp_path, monkeypatch) -> Path:
     folder = tmp_path / "home"
     monkeypatch.setenv("FINETUNE_HOME", str(folder))
     return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_image_model_dir(tmp_path_factory) -> Path:
+    """A very thin random MobileNetV2 with its image processor (see tests/image_helpers.py)."""
+    from tests.image_helpers import save_tiny_mobilenet
+
+    return save_tiny_mobilenet(tmp_path_factory.mktemp("tiny-mobilenet"))
+
+
+@pytest.fixture
+def image_folder(tmp_path) -> Path:
+    """Two colour classes of 12 small PNGs each, one sub-folder per class."""
+    from tests.image_helpers import make_image_folder
+
+    return make_image_folder(tmp_path / "images")

@@ -289,3 +289,48 @@ def test_named_entities_from_the_sample_to_highlighted_sentences(page, server, t
 
     tagger = pipeline("token-classification", model=str(run / "model"), aggregation_strategy="simple")
     assert isinstance(tagger("Taylor Swift played in London"), list)
+
+
+def test_images_from_an_uploaded_zip_to_a_classified_picture(page, server, tmp_path, tiny_image_model_dir):
+    """Image classification end to end: a ZIP of class folders, a local tiny model, train, mistakes, try it."""
+    from tests.image_helpers import make_image, make_image_folder, zip_folder
+
+    archive = zip_folder(make_image_folder(tmp_path / "images", per_class=10), tmp_path / "photos.zip")
+    expect(page.get_by_role("heading", name="What should your model learn?")).to_be_visible(timeout=120_000)
+    settle(page)
+    page.get_by_text("Image classification", exact=True).click()
+    expect(page.get_by_text("folder per category")).to_be_visible(timeout=60_000)
+    settle(page)
+
+    open_step(page, "data", "Your data")
+    page.locator('[data-testid="stFileUploader"] input[type=file]').first.set_input_files(str(archive))
+    expect(page.locator('[data-testid="stMetric"]').filter(has_text="Classes")).to_be_visible(timeout=180_000)
+    settle(page)
+    assert metric_value(page, "Classes") == "2"
+    expect(page.get_by_text("red", exact=True)).to_be_visible()  # the thumbnails' class captions
+    snap(page, "data-images")
+
+    open_step(page, "model", "Choose a starting model")
+    page.get_by_text("Local folder", exact=True).click()
+    folder = page.get_by_label("Model folder (Hugging Face format)")
+    folder.fill(str(tiny_image_model_dir))
+    folder.press("Enter")
+    expect(page.get_by_text("Ready:")).to_be_visible(timeout=60_000)
+    settle(page)
+    set_one_epoch(page, server)
+
+    open_step(page, "train", "Train")
+    page.get_by_role("button", name="Start training").click()
+    expect(page.locator("h3", has_text="Status:")).to_contain_text("Completed", timeout=TRAIN_TIMEOUT_MS)
+    settle(page)
+    run = next((server.home / "runs").iterdir())
+    assert json.loads((run / "recipe.json").read_text())["task"] == "image-classification"
+
+    open_step(page, "evaluate", "Evaluation")
+    assert re.fullmatch(r"\d+(\.\d)?%", metric_value(page, "Accuracy"))
+    picture = tmp_path / "try.png"
+    make_image((200, 40, 40), 99).save(picture)
+    page.locator('[data-testid="stFileUploader"] input[type=file]').last.set_input_files(str(picture))
+    expect(page.get_by_text(re.compile(r"^Prediction: (red|blue)"))).to_be_visible(timeout=120_000)
+    settle(page)
+    snap(page, "evaluate-images")

@@ -51,7 +51,12 @@ def guess(table: pd.DataFrame, task: str = "text-classification") -> dict[str, s
 
 @st.cache_data(max_entries=8, show_spinner="Cleaning and splitting…")
 def _prepare(recipe: str, stamps: tuple[float, ...]) -> PreparedData:
-    return prepare_data(TrainConfig.from_dict(json.loads(recipe)))
+    cfg = TrainConfig.from_dict(json.loads(recipe))
+    if cfg.task == "image-classification":
+        from core.image_data import prepare_image_data
+
+        return prepare_image_data(cfg)
+    return prepare_data(cfg)
 
 
 def cached_prepare(cfg: TrainConfig) -> PreparedData:

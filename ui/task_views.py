@@ -27,6 +27,7 @@ HEADLINES = {
                         ("accuracy", "exact match", ".1%", True)],
     tasks.NER: [("f1", "entity F1", ".3f", True), ("precision", "precision", ".3f", True),
                 ("recall", "recall", ".3f", True)],
+    tasks.IMAGE: [("accuracy", "accuracy", ".1%", True), ("f1_macro", "macro F1", ".3f", True)],
 }
 BASELINES = {"majority_class": "majority class", "tfidf_logreg": "TF-IDF + logistic regression",
              "train_mean": "training mean", "tfidf_ridge": "TF-IDF + ridge", "memorised_tags": "memorised tags"}

@@ -13,6 +13,12 @@ st.title("Augmentation")
 if not steps.require("augment"):
     st.stop()
 cfg = state.wizard()["config"]
+if cfg["task"] == "image-classification":
+    from ui.image_views import augment_step
+
+    augment_step(cfg)
+    st.page_link("views/model.py", label="Next: choose a model", icon=":material/arrow_forward:")
+    st.stop()
 if cfg["task"] == "token-classification":
     st.info("Text augmentation is off for named entities: swapping, deleting or inserting words would move the "
             "words away from their tags. Go on to the model.", icon=":material/info:")

@@ -16,6 +16,12 @@ st.title("Your data")
 wiz = state.wizard()
 state.mark_visited("data")
 TASK = wiz["task"]
+if TASK == tasks.IMAGE:
+    from ui.image_views import data_step
+
+    data_step(wiz)
+    st.page_link("views/augment.py", label="Next: augmentation", icon=":material/arrow_forward:")
+    st.stop()
 TYPES = ["csv", "tsv", "txt", "json", "jsonl", "parquet", "xlsx"]
 if TASK == tasks.NER:
     TYPES = ["conll", "iob", "bio", "txt", "tsv", "json", "jsonl", "parquet"]

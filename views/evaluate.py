@@ -20,5 +20,10 @@ st.caption(f"Run `{run.name}` · measured on **{report['test_rows']:,} held-out 
 
 for hint in report.get("advice", []):
     st.info(hint, icon=":material/tips_and_updates:")
-task_views.VIEWS.get(task, task_views.show_classification)(report, run)
+if task == tasks.IMAGE:
+    from ui.image_views import show_image_classification
+
+    show_image_classification(report, run)
+else:
+    task_views.VIEWS.get(task, task_views.show_classification)(report, run)
 st.page_link("views/export.py", label="Next: download the model", icon=":material/arrow_forward:")

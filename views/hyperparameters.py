@@ -55,7 +55,7 @@ left.metric("Estimated duration on this machine", f"{seconds / 60:.0f} min" if s
             help="From a short timed calibration of this model at this max length on this machine, scaled by your "
                  "rows, their token lengths, the epochs and the validation passes; early stopping can make it "
                  "shorter. The run records how close it came.")
-if not planned["calibrated"]:
+if not planned["calibrated"] and planned["can_calibrate"]:
     right.caption("A rough figure: this model is not yet timed on this machine, so it comes from its size alone. "
                   "Training times it anyway, or time it now (a few seconds, once per model and max length).")
     if right.button("Time this model now", icon=":material/timer:"):
