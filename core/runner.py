@@ -136,6 +136,10 @@ def training_view(cfg: TrainConfig, model, sets: dict, tokenizer, device: str, r
 
 
 def _train(cfg: TrainConfig, run: RunDir, resume: bool, callbacks: list, validation_only: bool) -> dict:
+    if cfg.task == tasks.INSTRUCTION:  # a language model, chats and loss on answers: its own module
+        from core.instruct_training import train_instruction
+
+        return train_instruction(cfg, run, resume, callbacks, validation_only)
     started = time.time()
     data = _prepare(cfg, run)
     cfg = cfg.resolved_for_data(len(data.frames["train"]))
