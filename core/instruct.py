@@ -13,12 +13,21 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+from core import cleaning
+from core.config import TrainConfig
 from core.errors import DataError, ModelError
 from core.findings import Finding
+from core.tables import load_table
+
+if TYPE_CHECKING:
+    from core.preparation import PreparedData
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +103,9 @@ def to_chats(frame: pd.DataFrame, columns: list[str], name: str = "the data") ->
     if missing or not 1 <= len(columns) <= 3:
         raise DataError(f"{name} has no column '{missing[0] if missing else columns}' for instruction data.",
                         f"Pick columns among: {', '.join(map(str, frame.columns[:12]))}.")
+    named = [c for c in columns if c]
+    if len(set(named)) < len(named):
+        raise DataError("The same column is picked for two roles.", "Pick a different column for each role.")
     if len(columns) == 1:
         chats = [_parse_chat(v, i, name) for i, v in enumerate(frame[columns[0]])]
     else:
@@ -126,6 +138,37 @@ def clean_chats(frame: pd.DataFrame, drop_empty: bool, drop_duplicates: bool) ->
             warnings.append(f"{int(duplicated.sum())} duplicate row(s) were dropped.")
         frame = frame[~duplicated]
     return frame.reset_index(drop=True), warnings
+
+
+def prepare_chats(cfg: TrainConfig) -> PreparedData:
+    """Load the recipe's instruction files as chats, clean them and split off validation and test chats.
+
+    Raises:
+        DataError: The files hold no instruction layout, or nothing usable is left after cleaning.
+    """
+    from core.preparation import SPLITS, PreparedData, split_frame  # lazy: preparation hands this task here
+
+    files = {name: getattr(cfg, name) for name in SPLITS if getattr(cfg, name)}
+    frames, warnings = {}, []
+    for name, path in files.items():
+        table = load_table(path)
+        columns = list(cfg.instruction_columns) or detect_columns(table)
+        frames[name], dropped = clean_chats(to_chats(table, columns, Path(path).name),
+                                                     cfg.drop_empty, cfg.drop_duplicates)
+        warnings += [f"{name}: {w}" for w in dropped]
+        if frames[name].empty:
+            raise DataError(f"No usable chats are left in the {name} data after cleaning.",
+                            "Check that the answer column holds text.")
+    frames.update(split_frame(frames["train"], cfg, "validation" not in frames, "test" not in frames))
+    if cfg.drop_duplicates:
+        frames["train"], leak = cleaning.drop_leaked(frames["train"], pd.concat([frames["validation"], frames["test"]]))
+        if leak.removed:
+            warnings.append(f"{leak.removed} training chat(s) whose prompt is also held out were dropped.")
+    if cfg.max_train_rows and len(frames["train"]) > cfg.max_train_rows:
+        frames["train"] = frames["train"].sample(cfg.max_train_rows, random_state=cfg.seed).reset_index(drop=True)
+    report = {"files": files, "task": cfg.task, "rows": {k: len(v) for k, v in frames.items()}, "labels": [],
+              "warnings": warnings, "columns": list(cfg.instruction_columns) or "detected"}
+    return PreparedData(frames=frames, labels=[], report=report)
 
 
 def ensure_chat_template(tokenizer) -> None:
@@ -235,3 +278,30 @@ def instruction_findings(frame: pd.DataFrame, tokenizer=None, max_length: int = 
                                     "are cut.", "Raise the max length, or accept shorter answers.", len(over),
                                     over[:5]))
     return findings
+
+
+@lru_cache(maxsize=2)
+def chat_tokenizer(model: str):
+    """The tokenizer of a catalogue id, folder or Hub id, with a chat template and pad token (cached)."""
+    from core.modeling import load_tokenizer  # lazy: modeling imports torch
+
+    tokenizer = load_tokenizer(model)
+    ensure_chat_template(tokenizer)
+    return tokenizer
+
+
+def chat_lengths(model: str, chats: list[list[dict]], limit: int = 1000) -> list[int]:
+    """Token counts of (the first `limit`) chats as the model's template renders them, for the Data step."""
+    tokenizer = chat_tokenizer(model)
+    texts = [render(tokenizer, chat) for chat in chats[:limit]]
+    return [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
+
+
+def rendered_parts(model: str, chat: list[dict]) -> list[tuple[str, bool]]:
+    """The chat as the model reads it, cut into (text, is_learned_answer) pieces, for showing what the loss sees."""
+    text, spans = answer_spans(chat_tokenizer(model), chat)
+    parts, position = [], 0
+    for start, end in spans:
+        parts += [(text[position:start], False), (text[start:end], True)]
+        position = end
+    return [p for p in [*parts, (text[position:], False)] if p[0]]

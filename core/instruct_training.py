@@ -17,17 +17,16 @@ import torch
 from datasets import Dataset
 from transformers import AutoModelForCausalLM, AutoTokenizer, DataCollatorForSeq2Seq, PrinterCallback, set_seed
 
-from core import cleaning, instruct, tasks
+from core import instruct, tasks
 from core.chat import answer
 from core.config import TrainConfig
 from core.distributed import is_main_process
 from core.errors import ConfigError, DataError
 from core.modeling import _from_pretrained, count_parameters, pick_device
 from core.packaging import export_model
-from core.preparation import SPLITS, PreparedData, split_frame
+from core.preparation import PreparedData
 from core.rundir import RunDir, write_json_atomic
 from core.runner import _finish_trial, training_advice
-from core.tables import load_table
 from core.training import OrderedEvalTrainer, build_training_args, sort_by_length, trainer_callbacks
 
 logger = logging.getLogger(__name__)
@@ -38,35 +37,6 @@ SIDE_BY_SIDE = 5  # held-out prompts answered by the base and the tuned model in
 def perplexity(loss: float) -> float:
     """exp(mean token loss), capped so a diverged run reports a large number instead of overflowing."""
     return math.exp(min(loss, 50.0))
-
-
-def prepare_chats(cfg: TrainConfig) -> PreparedData:
-    """Load the recipe's instruction files as chats, clean them and split off validation and test chats.
-
-    Raises:
-        DataError: The files hold no instruction layout, or nothing usable is left after cleaning.
-    """
-    files = {name: getattr(cfg, name) for name in SPLITS if getattr(cfg, name)}
-    frames, warnings = {}, []
-    for name, path in files.items():
-        table = load_table(path)
-        columns = list(cfg.instruction_columns) or instruct.detect_columns(table)
-        frames[name], dropped = instruct.clean_chats(instruct.to_chats(table, columns, Path(path).name),
-                                                     cfg.drop_empty, cfg.drop_duplicates)
-        warnings += [f"{name}: {w}" for w in dropped]
-        if frames[name].empty:
-            raise DataError(f"No usable chats are left in the {name} data after cleaning.",
-                            "Check that the answer column holds text.")
-    frames.update(split_frame(frames["train"], cfg, "validation" not in frames, "test" not in frames))
-    if cfg.drop_duplicates:
-        frames["train"], leak = cleaning.drop_leaked(frames["train"], pd.concat([frames["validation"], frames["test"]]))
-        if leak.removed:
-            warnings.append(f"{leak.removed} training chat(s) whose prompt is also held out were dropped.")
-    if cfg.max_train_rows and len(frames["train"]) > cfg.max_train_rows:
-        frames["train"] = frames["train"].sample(cfg.max_train_rows, random_state=cfg.seed).reset_index(drop=True)
-    report = {"files": files, "task": cfg.task, "rows": {k: len(v) for k, v in frames.items()}, "labels": [],
-              "warnings": warnings, "columns": list(cfg.instruction_columns) or "detected"}
-    return PreparedData(frames=frames, labels=[], report=report)
 
 
 def load_causal_lm(cfg: TrainConfig):
@@ -160,7 +130,7 @@ def train_instruction(cfg: TrainConfig, run: RunDir, resume: bool, callbacks: li
         with `validation_only`, the best validation metrics.
     """
     started = time.time()
-    data = prepare_chats(cfg)
+    data = instruct.prepare_chats(cfg)
     cfg = cfg.resolved_for_data(len(data.frames["train"]))
     if is_main_process():
         cfg.save(run.recipe)

@@ -70,3 +70,15 @@ def cached_predictor(model_dir: str, stamp: float):
 def predictor_for(model_dir: Path):
     """The pipeline for a run's exported model folder (chosen by the task it was trained for)."""
     return cached_predictor(str(model_dir), _stamp(str(model_dir / "config.json")))
+
+
+@st.cache_resource(max_entries=1, show_spinner="Loading the chat model…")
+def _chat_model(model_dir: str, stamp: float):
+    from core.chat import load_chat_model
+
+    return load_chat_model(model_dir)
+
+
+def cached_chat_model(model_dir: Path):
+    """(model, tokenizer) of a run's exported chat model, loaded once per export."""
+    return _chat_model(str(model_dir), _stamp(str(model_dir / "config.json")))

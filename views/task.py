@@ -6,6 +6,7 @@ import streamlit as st
 from core.config import load_tasks
 from core.workspace import list_projects
 from ui import state
+from ui.forms import models_for_new_task
 
 st.title("What should your model learn?")
 wiz = state.wizard()
@@ -36,7 +37,8 @@ else:
     if choice != wiz["task"]:
         # Columns and metrics mean different things per task: map them again on the Data step.
         state.update(task=choice, data={**wiz["data"], "columns_ok": False})
-        state.update_config(task=choice, early_stopping_metric="auto", text_pair_column=None)
+        state.update_config(task=choice, early_stopping_metric="auto", text_pair_column=None,
+                            **models_for_new_task(choice, wiz["config"]))
     st.subheader(task["title"])
     st.write(task["summary"])
     st.info(task["explanation"], icon=":material/lightbulb:")
