@@ -17,7 +17,7 @@ from core.errors import ConfigError
 RECIPE_VERSION = 1
 
 TASKS = ("text-classification", "multi-label-classification", "text-regression", "token-classification",
-         "image-classification")
+         "image-classification", "instruction-tuning")
 STRATEGIES = ("full", "frozen", "top_layers", "lora")
 OPTIMIZERS = ("adamw", "adam", "sgd")
 SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup")
@@ -30,9 +30,10 @@ TASK_METRICS = {
     "text-regression": ("rmse", "spearman", "pearson", "mae", "r2", "loss"),
     "token-classification": ("f1", "precision", "recall", "accuracy", "loss"),
     "image-classification": ("accuracy", "f1_macro", "loss"),
+    "instruction-tuning": ("loss", "perplexity"),
 }
 METRICS = ("auto", *dict.fromkeys(m for names in TASK_METRICS.values() for m in names))
-LOWER_IS_BETTER = {"loss", "rmse", "mae"}
+LOWER_IS_BETTER = {"loss", "rmse", "mae", "perplexity"}
 
 # Learning rates that work per strategy when the user leaves it on "auto": a new head alone
 # needs a much larger step than the whole network (ULMFiT, Howard & Ruder 2018; peft docs for LoRA).
@@ -84,7 +85,8 @@ class TrainConfig:
                                    "augmentation")
     image_augment: list[str] = _opt([], "Images: random flips, rotation, crop, colour jitter or blur applied to "
                                     "training images on the fly (flip, rotate, crop, color, blur).", "augmentation")
-    image_augment_strength: float = _opt(0.5, "Images: how strong the random augmentations are, 0 to 1.", "augmentation")
+    image_augment_strength: float = _opt(0.5, "Images: how strong the random augmentations are, 0 to 1.",
+                                         "augmentation")
     model: str = _opt("all-minilm-l6-v2", "Catalogue id, local folder or Hugging Face Hub id.", "model")
     trust_remote_code: bool = _opt(False, "Hub models only: run the Python code the model's repository ships. "
                                           "That code can do anything on this machine; turn on only for authors "
@@ -95,6 +97,14 @@ class TrainConfig:
     lora_r: int = _opt(8, "With LoRA: rank of the adapter matrices.", "strategy")
     lora_alpha: int = _opt(16, "With LoRA: scaling of the adapter update.", "strategy")
     lora_dropout: float = _opt(0.1, "With LoRA: dropout on the adapter input.", "strategy")
+    lora_target_modules: list[str] = _opt(["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+                                          "Instruction tuning with LoRA: the layers that get adapters (the attention "
+                                          "and MLP projections; 'all-linear' for every linear layer).", "strategy")
+    instruction_columns: list[str] = _opt([], "Instruction tuning: the columns instruction, input, output (Alpaca), "
+                                          "or prompt, response, or one column of chat messages; empty detects them.",
+                                          "data")
+    export_adapter: bool = _opt(True, "Instruction tuning with LoRA: also save the adapter alone (a few MB) next "
+                                "to the merged model.", "strategy")
     optimizer: str = _opt("adamw", "Optimizer: AdamW (decoupled decay), Adam, or SGD with momentum.",
                           "optimization", choices=OPTIMIZERS)
     learning_rate: float | None = _opt(None, "Step size; empty picks a tested value for the strategy.", "optimization")
@@ -171,6 +181,13 @@ class TrainConfig:
         unknown = check_image_names(self.image_augment)
         _check(not unknown and 0 <= self.image_augment_strength <= 1, f"Unknown image augmentation(s) {unknown} or a "
                "strength outside [0, 1].", "Use flip, rotate, crop, color, blur and a strength between 0 and 1.")
+        _check(self.task != "instruction-tuning" or self.strategy in {"lora", "full"},
+               f"The {self.strategy} strategy does not apply to instruction tuning.", "Use --strategy lora or full.")
+        _check(self.task != "instruction-tuning" or not (self.augment and self.augment_copies),
+               "Text augmentation would change the answers the model learns to give.",
+               "Turn augmentation off (no augmentations or 0 copies) for instruction tuning.")
+        _check(len(self.instruction_columns) <= 3, "Give at most three instruction columns.",
+               "Use instruction, input, output; or prompt, response; or one messages column.")
         _check(self.evaluations_per_epoch >= 1, "Evaluate at least once per epoch.", "Set it to 1 or more.")
         _check(self.trainable_layers >= 1 and self.lora_r >= 1, "Layer count and LoRA rank must be at least 1.",
                "Try 2 layers or rank 8.")

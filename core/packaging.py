@@ -14,18 +14,20 @@ from core.rundir import RunDir
 
 PIPELINES = {tasks.CLASSIFICATION: "text-classification", tasks.MULTI_LABEL: "text-classification",
              tasks.REGRESSION: "text-classification", tasks.NER: "token-classification",
-             tasks.IMAGE: "image-classification"}
+             tasks.IMAGE: "image-classification", tasks.INSTRUCTION: "text-generation"}
 WEIGHT_SUFFIXES = {".safetensors", ".bin", ".pt", ".onnx"}
 CARD_METRICS = {tasks.CLASSIFICATION: ("accuracy", "f1_macro"), tasks.MULTI_LABEL: ("f1_micro", "f1_macro", "accuracy"),
                 tasks.REGRESSION: ("rmse", "mae", "r2", "pearson", "spearman"),
-                tasks.NER: ("f1", "precision", "recall"), tasks.IMAGE: ("accuracy", "f1_macro")}
+                tasks.NER: ("f1", "precision", "recall"), tasks.IMAGE: ("accuracy", "f1_macro"),
+                tasks.INSTRUCTION: ("loss", "perplexity")}
 WHAT = {tasks.CLASSIFICATION: "classify text into {n} classes: {labels}.",
         tasks.MULTI_LABEL: "tag text with any of {n} labels (several may apply): {labels}. A label applies when its "
                            "score reaches {threshold} (tuned on validation data).",
         tasks.REGRESSION: "predict the number '{labels}' from text, in its own units (the target scaling used "
                           "in training is folded into the weights).",
         tasks.NER: "mark entities of {n} types in text: {labels}.",
-        tasks.IMAGE: "classify images into {n} classes: {labels}."}
+        tasks.IMAGE: "classify images into {n} classes: {labels}.",
+        tasks.INSTRUCTION: "follow instructions and answer like its training chats (chat template included)."}
 
 CARD_TEMPLATE = """---
 library_name: transformers
@@ -68,6 +70,10 @@ def usage_snippet(task: str, location: str = "path/to/this/folder", example: str
     """The few lines that load the exported model with the matching `transformers.pipeline`."""
     example = example[:80].replace('"', "'").replace("\\", "")
     call = f'{{"text": "{example}", "text_pair": "A second text."}}' if pair else f'"{example}"'
+    if task == tasks.INSTRUCTION:
+        return ("from transformers import pipeline\n\n"
+                f'chat = pipeline("text-generation", model="{location}")\n'
+                f'chat([{{"role": "user", "content": "{example}"}}], max_new_tokens=128)[0]["generated_text"][-1]')
     if task == tasks.NER:
         return ("from transformers import pipeline\n\n"
                 f'tagger = pipeline("token-classification", model="{location}", aggregation_strategy="simple")\n'

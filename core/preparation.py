@@ -83,6 +83,10 @@ def prepare_data(cfg: TrainConfig) -> PreparedData:
     Raises:
         DataError: With the problem and the fix, for any input that cannot be trained on.
     """
+    if cfg.task == tasks.INSTRUCTION:  # chats, not (text, label) rows
+        from core.instruct import prepare_chats
+
+        return prepare_chats(cfg)
     files = {name: getattr(cfg, name) for name in SPLITS if getattr(cfg, name)}
     frames = {name: tasks.select_columns(tasks.load_split(path, cfg), cfg, Path(path).name)
               for name, path in files.items()}

@@ -184,6 +184,10 @@ def _train(cfg: TrainConfig, run: RunDir, resume: bool, callbacks: list, validat
         from core.image_training import train_images  # lazy: image decoding and augmentation libraries
 
         return train_images(cfg, run, resume, callbacks, validation_only)
+    if cfg.task == tasks.INSTRUCTION:  # a language model, chats and loss on answers: its own module
+        from core.instruct_training import train_instruction
+
+        return train_instruction(cfg, run, resume, callbacks, validation_only)
     started = time.time()
     data = _prepare(cfg, run)
     cfg = cfg.resolved_for_data(len(data.frames["train"]))

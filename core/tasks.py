@@ -27,6 +27,7 @@ MULTI_LABEL = "multi-label-classification"
 REGRESSION = "text-regression"
 NER = "token-classification"
 IMAGE = "image-classification"
+INSTRUCTION = "instruction-tuning"
 JSON_LIKE = {".json", ".jsonl", ".ndjson", ".parquet", ".pq"}
 TOKEN_COLUMNS = ("tokens", "words", "token")
 TAG_COLUMNS = ("ner_tags", "tags", "labels", "label", "ner")
@@ -144,7 +145,7 @@ def to_numbers(values: pd.Series, column: str, name: str) -> pd.Series:
 
 def stratify_key(frame: pd.DataFrame, task: str) -> pd.Series | None:
     """What a split keeps in proportion: the class, the label set, or the target's quintile."""
-    if task == NER:
+    if task in {NER, INSTRUCTION}:
         return None
     if task == REGRESSION:
         if frame["label"].nunique() < 5:

@@ -208,6 +208,14 @@ def collator(task: str, tokenizer, cached: bool):
     return DataCollatorWithPadding(tokenizer)
 
 
+def trainer_callbacks(cfg: TrainConfig, run: RunDir) -> list:
+    """The run-directory reporter, the final evaluation and (when on) early stopping, for every task's Trainer."""
+    callbacks = [RunDirCallback(run, cfg.batch_size * cfg.gradient_accumulation), FinalEvaluationCallback()]
+    if cfg.early_stopping_patience > 0:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=cfg.early_stopping_patience))
+    return callbacks
+
+
 def build_trainer(cfg: TrainConfig, model, tokenizer, train: Dataset, validation: Dataset, run: RunDir,
                   device: str, cached: bool = False, labels: list[str] | None = None,
                   scaler: tuple[float, float] = (0.0, 1.0), compute_loss_func=None) -> Trainer:
@@ -217,9 +225,7 @@ def build_trainer(cfg: TrainConfig, model, tokenizer, train: Dataset, validation
     `compute_loss_func` replaces the model's loss (class weights, see core.imbalance).
     """
     args = build_training_args(cfg, run, len(train), device, cached)
-    callbacks = [RunDirCallback(run, cfg.batch_size * cfg.gradient_accumulation), FinalEvaluationCallback()]
-    if cfg.early_stopping_patience > 0:
-        callbacks.append(EarlyStoppingCallback(early_stopping_patience=cfg.early_stopping_patience))
+    callbacks = trainer_callbacks(cfg, run)
     optimizer = (torch.optim.Adam, {"lr": cfg.learning_rate}) if cfg.optimizer == "adam" else None
     return OrderedEvalTrainer(model=model, args=args, train_dataset=train, eval_dataset=sort_by_length(validation)[0],
                    data_collator=collator(cfg.task, tokenizer, cached), processing_class=tokenizer,

@@ -100,3 +100,15 @@ def cached_synonyms(model: str):
     from core.synonyms import load_synonyms
 
     return load_synonyms(model)
+
+
+@st.cache_resource(max_entries=1, show_spinner="Loading the chat model…")
+def _chat_model(model_dir: str, stamp: float):
+    from core.chat import load_chat_model
+
+    return load_chat_model(model_dir)
+
+
+def cached_chat_model(model_dir: Path):
+    """(model, tokenizer) of a run's exported chat model, loaded once per export."""
+    return _chat_model(str(model_dir), _stamp(str(model_dir / "config.json")))

@@ -80,3 +80,8 @@ def mark_visited(step: str) -> None:
     if step not in wizard()["visited"]:
         wizard()["visited"].append(step)
         save()
+
+
+def chat_history(run_name: str) -> list[dict[str, str]]:
+    """The Evaluate step's chat with a run's model ({role, content} turns), kept for this browser session only."""
+    return st.session_state.setdefault("chats", {}).setdefault(run_name, [])

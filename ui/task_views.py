@@ -15,7 +15,7 @@ from core.config import TrainConfig
 from core.errors import FineTuneError
 from core.inference import Entity, find_entities, predict_label_sets, predict_texts, predict_values
 from core.rundir import RunDir
-from ui import charts, task_charts
+from ui import charts, instruct_views, task_charts
 from ui.data_access import predictor_for
 
 # task → (metric key, name, number format, higher is better); the first one is the task's headline.
@@ -28,9 +28,11 @@ HEADLINES = {
     tasks.NER: [("f1", "entity F1", ".3f", True), ("precision", "precision", ".3f", True),
                 ("recall", "recall", ".3f", True)],
     tasks.IMAGE: [("accuracy", "accuracy", ".1%", True), ("f1_macro", "macro F1", ".3f", True)],
+    tasks.INSTRUCTION: [("loss", "test loss", ".4f", False), ("perplexity", "perplexity", ".3f", False)],
 }
 BASELINES = {"majority_class": "majority class", "tfidf_logreg": "TF-IDF + logistic regression",
-             "train_mean": "training mean", "tfidf_ridge": "TF-IDF + ridge", "memorised_tags": "memorised tags"}
+             "train_mean": "training mean", "tfidf_ridge": "TF-IDF + ridge", "memorised_tags": "memorised tags",
+             "base_model": "base model (before tuning)"}
 ENTITY_COLOURS = ["#FDE68A", "#BFDBFE", "#BBF7D0", "#FBCFE8", "#DDD6FE", "#FED7AA", "#A5F3FC", "#FECACA"]
 SENTENCES_SHOWN = 25
 NUMBER = st.column_config.NumberColumn(format="%.3f")
@@ -370,4 +372,4 @@ def show_ner(report: dict, run: RunDir) -> None:
 
 
 VIEWS = {tasks.CLASSIFICATION: show_classification, tasks.REGRESSION: show_regression,
-         tasks.MULTI_LABEL: show_multilabel, tasks.NER: show_ner}
+         tasks.MULTI_LABEL: show_multilabel, tasks.NER: show_ner, tasks.INSTRUCTION: instruct_views.show_instruction}

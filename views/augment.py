@@ -19,9 +19,12 @@ if cfg["task"] == "image-classification":
     augment_step(cfg)
     st.page_link("views/model.py", label="Next: choose a model", icon=":material/arrow_forward:")
     st.stop()
-if cfg["task"] == "token-classification":
-    st.info("Text augmentation is off for named entities: swapping, deleting or inserting words would move the "
-            "words away from their tags. Go on to the model.", icon=":material/info:")
+OFF = {"token-classification": "Text augmentation is off for named entities: swapping, deleting or inserting words "
+                               "would move the words away from their tags. Go on to the model.",
+       "instruction-tuning": "Text augmentation is off for instruction tuning: altered words in an answer would "
+                             "teach the model to make the same mistakes. Go on to the model."}
+if cfg["task"] in OFF:
+    st.info(OFF[cfg["task"]], icon=":material/info:")
     st.page_link("views/model.py", label="Next: choose a model", icon=":material/arrow_forward:")
     st.stop()
 st.write("Augmentation shows the model slightly altered variants of your training rows, drawn afresh every epoch, "

@@ -7,7 +7,7 @@ from core import ner, tasks
 from core.errors import FineTuneError
 from core.inspection import token_lengths, truncated_share
 from core.workspace import store_upload
-from ui import charts, state
+from ui import charts, instruct_views, state
 from ui.data_access import SAMPLE_FOR_TASK, SAMPLES, cached_prepare, cached_quality, cached_table, guess
 from ui.forms import option_checkbox
 from ui.quality_view import show_report
@@ -29,7 +29,9 @@ HINTS = {tasks.CLASSIFICATION: "One row per example: a text column (two for text
          tasks.MULTI_LABEL: "One row per example: a text column and a column with all its labels in one cell.",
          tasks.REGRESSION: "One row per example: a text column (two for text pairs) and a column of numbers.",
          tasks.NER: "CoNLL text (a word and its tag per line, blank line between sentences) or JSON/JSONL rows "
-                    "with a list of tokens and a list of tags."}
+                    "with a list of tokens and a list of tags.",
+         tasks.INSTRUCTION: "JSON/JSONL (or a table) with instruction/input/output, prompt/response, or a 'messages' "
+                            "list of chat turns per row."}
 left, right = st.columns([3, 1])
 upload = left.file_uploader("Upload data", type=TYPES, help=HINTS[TASK])
 
@@ -70,6 +72,10 @@ shown = table.head(100)
 st.dataframe(shown.map(lambda v: " ".join(map(str, v)) if isinstance(v, list) else v) if TASK == tasks.NER else shown,
              height=220)
 
+if TASK == tasks.INSTRUCTION:  # chats: their own column mapping, sample and lengths
+    instruct_views.show_data(table, wiz["config"])
+    st.page_link("views/augment.py", label="Next: augmentation", icon=":material/arrow_forward:")
+    st.stop()
 columns = list(table.columns)
 cfg = wiz["config"]
 guessed = guess(table, TASK)

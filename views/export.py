@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from core import tasks
 from core.packaging import usage_snippet
 from core.rundir import read_json
 from ui import ecosystem, steps, task_views
@@ -23,7 +24,13 @@ with run.archive.open("rb") as handle:
     st.download_button(f"Download model ({size_mb:.0f} MB zip)", handle.read(), file_name=f"{run.name}.zip",
                        mime="application/zip", type="primary", icon=":material/download:")
 st.caption("The zip holds `model/` (config, safetensors weights, tokenizer, model card), the recipe and the test "
-           "metrics.")
+           "metrics." + (" A LoRA adapter is merged into the weights." if task == tasks.INSTRUCTION else ""))
+adapter = run.path / "adapter.zip"
+if adapter.exists():
+    st.download_button(f"Download the LoRA adapter alone ({adapter.stat().st_size / 1e6:.1f} MB zip)",
+                       adapter.read_bytes(), file_name=f"{run.name}-adapter.zip", mime="application/zip",
+                       icon=":material/download:", help="Load it with peft on top of the base model "
+                       "(PeftModel.from_pretrained(base_model, folder)); much smaller than the merged model.")
 
 st.subheader("Use it in Python")
 recipe = task_views.recipe_of(run)
@@ -39,5 +46,6 @@ with st.expander("Model card (model/README.md)"):
     card = run.model / "README.md"
     st.markdown(card.read_text(encoding="utf-8") if card.exists() else "(missing)")
 
-ecosystem.onnx_section(run)
+if task != tasks.INSTRUCTION:  # the ONNX export and its parity check are built for classifier heads
+    ecosystem.onnx_section(run)
 ecosystem.hub_section(run)

@@ -7,7 +7,7 @@ from core.errors import FineTuneError
 from core.estimate import estimate_recipe
 from ui import state, steps
 from ui.data_access import cached_prepare
-from ui.forms import OPTIONS, option_widget
+from ui.forms import OPTIONS, models_for_new_task, option_widget, options_for_task
 
 st.title("Training settings")
 if not steps.require("hyperparameters"):
@@ -21,7 +21,8 @@ preset = st.radio("Preset", names, index=names.index(wiz["preset"]) if wiz["pres
 st.caption(presets[preset]["about"])
 if preset != wiz["preset"]:
     state.update(preset=preset)
-    state.update_config(**presets[preset]["settings"])
+    settings = presets[preset]["settings"]
+    state.update_config(**settings, **models_for_new_task(wiz["task"], {**wiz["config"], **settings}))
     st.rerun()
 
 cfg = wiz["config"]
@@ -33,7 +34,7 @@ with st.expander("Advanced settings", expanded=False):
     for group, title in GROUPS.items():
         st.markdown(f"**{title}**")
         cols = st.columns(3)
-        members = [name for name, o in OPTIONS.items() if o["group"] == group]
+        members = options_for_task([name for name, o in OPTIONS.items() if o["group"] == group], cfg["task"])
         for i, name in enumerate(members):
             with cols[i % 3]:
                 option_widget(name)

@@ -3,10 +3,10 @@
 import pandas as pd
 import streamlit as st
 
-from core.catalogue import default_model
 from core.config import load_tasks
 from core.workspace import list_projects
 from ui import state
+from ui.forms import models_for_new_task
 
 st.title("What should your model learn?")
 wiz = state.wizard()
@@ -38,7 +38,7 @@ else:
         # Columns and metrics mean different things per task: map them again on the Data step.
         state.update(task=choice, data={**wiz["data"], "columns_ok": False})
         state.update_config(task=choice, early_stopping_metric="auto", text_pair_column=None,
-                            model=default_model(choice, wiz["config"]["model"]))
+                            **models_for_new_task(choice, wiz["config"]))
     st.subheader(task["title"])
     st.write(task["summary"])
     st.info(task["explanation"], icon=":material/lightbulb:")
