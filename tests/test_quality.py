@@ -227,3 +227,12 @@ def test_report_runs_in_time_proportional_to_rows(tmp_path):
                           "label": ["a", "b"] * 1000})
     report = report_for(tmp_path, frame)
     assert report.rows["train"] == 2000 and report.by_check("near_duplicates") is None
+
+
+def test_repeated_rows_are_scored_once_and_flagged_together():
+    frame, flipped = noisy_frame()
+    copy = frame.loc[[flipped[1]]]
+    frame = pd.concat([frame, copy], ignore_index=True)  # the same wrong row twice
+    errors = find_label_errors(frame, seed=0)
+    key = frame.loc[flipped[1], "text"]
+    assert key in set(errors["text"]) and (errors["text"] == key).sum() == 2
