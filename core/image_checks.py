@@ -41,6 +41,14 @@ class ImageFacts:
     digest: str = ""
 
 
+def file_digest(path: str) -> str:
+    """SHA-256 of a file's bytes ("" when it cannot be read): equal digests are the same image."""
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        return ""
+
+
 def inspect_image(path: str, label: str) -> ImageFacts:
     """Open one file and measure it; never raises."""
     from PIL import Image

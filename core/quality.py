@@ -42,6 +42,7 @@ class QualityContext:
     frames: dict[str, pd.DataFrame]
     label_errors: bool = True
     token_lengths: bool = True
+    skipped: dict[str, list[str]] = field(default_factory=dict)  # per split: files that are not data (images)
 
     @property
     def train(self) -> pd.DataFrame:
@@ -263,33 +264,82 @@ def check_bio(ctx: QualityContext) -> list[Finding]:
 
 TEXT_CHECKS: list[Check] = [check_column_types, check_empty_and_short, check_duplicates, check_leakage,
                             check_token_lengths]
-# Per-task checks. Other tasks plug in here at merge time, e.g.
-#   CHECKS["image-classification"] = [lambda ctx: core.image_data.image_findings(ctx.train)]
-# (a check receives the QualityContext; ctx.raw / ctx.frames hold the tables as read).
+
+
+def check_images(ctx: QualityContext) -> list[Finding]:
+    """Images: unreadable, tiny, placeholder, duplicate and non-RGB files, non-image files, nesting, balance."""
+    from core.image_checks import image_findings  # lazy: PIL and hashing only for image data
+
+    return image_findings(ctx.train, ctx.skipped.get("train", []))
+
+
+def check_image_leakage(ctx: QualityContext) -> list[Finding]:
+    """Images: the same file content in training and validation/test data."""
+    from core.image_checks import file_digest
+
+    held_out = {file_digest(p) for split in ("validation", "test") if split in ctx.frames
+                for p in ctx.frames[split]["image"]} - {""}
+    leaked = [p for p in ctx.train["image"] if file_digest(p) in held_out]
+    if not leaked:
+        return []
+    return [Finding("leakage", "warning", f"{len(leaked)} training image(s) also appear in the validation or test "
+                    "data, which makes the scores look better than they are.",
+                    "Remove them from the training folder.", len(leaked), [Path(p).name for p in leaked[:5]])]
+
+
+def check_chats(ctx: QualityContext) -> list[Finding]:
+    """Instruction tuning: empty answers, repeated chats and chats longer than the max length."""
+    from core.instruct import chat_tokenizer, instruction_findings
+
+    tokenizer = chat_tokenizer(ctx.cfg.model) if ctx.token_lengths else None
+    return instruction_findings(ctx.train, tokenizer, ctx.cfg.max_length)
+
+
+# Per-task checks (a check receives the QualityContext; ctx.raw / ctx.frames hold the tables as read).
 CHECKS: dict[str, list[Check]] = {
     tasks.CLASSIFICATION: [*TEXT_CHECKS, check_class_balance, check_label_spellings, check_conflicts,
                            check_label_errors],
     tasks.MULTI_LABEL: [*TEXT_CHECKS, check_class_balance, check_conflicts],
     tasks.REGRESSION: [*TEXT_CHECKS, check_target],
     tasks.NER: [check_empty_and_short, check_duplicates, check_leakage, check_token_lengths, check_bio],
+    tasks.IMAGE: [check_images, check_image_leakage],
+    tasks.INSTRUCTION: [check_chats],
 }
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 
 
-def load_frames(cfg: TrainConfig) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame], list[Finding]]:
-    """Raw tables and standard frames per split; a file that cannot be read becomes a finding, not a crash."""
-    raw, frames, problems = {}, {}, []
+def load_frames(cfg: TrainConfig) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame], list[Finding],
+                                          dict[str, list[str]]]:
+    """Raw tables, standard frames and skipped (non-data) files per split; a file that cannot be read becomes a
+    finding, not a crash."""
+    raw, frames, problems, skipped = {}, {}, [], {}
     for split in SPLITS:
         path = getattr(cfg, split)
         if not path:
             continue
         try:
-            raw[split] = tasks.load_split(path, cfg)
-            frames[split] = tasks.select_columns(raw[split], cfg, Path(path).name)
+            raw[split], frames[split], skipped[split] = _load_split(path, cfg)
         except FineTuneError as exc:
             problems.append(Finding("unreadable", "error", f"The {split} data cannot be used: {exc.problem}",
                                     exc.fix))
-    return raw, frames, problems
+    return raw, frames, problems, skipped
+
+
+def _load_split(path: str, cfg: TrainConfig) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """(table as read, the task's standard frame, files skipped) of one split."""
+    if cfg.task == tasks.IMAGE:
+        from core.image_data import load_image_split
+
+        frame, skipped = load_image_split(path, cfg)
+        return frame, frame, skipped
+    if cfg.task == tasks.INSTRUCTION:
+        from core.instruct import detect_columns, to_chats
+        from core.tables import load_table
+
+        table = load_table(path)
+        return table, to_chats(table, list(cfg.instruction_columns) or detect_columns(table), Path(path).name), []
+    table = tasks.load_split(path, cfg)
+    return table, tasks.select_columns(table, cfg, Path(path).name), []
 
 
 def run_checks(ctx: QualityContext) -> list[Finding]:
@@ -320,11 +370,11 @@ def build_report(cfg: TrainConfig, label_errors: bool = True, token_lengths: boo
         The findings, errors first; unreadable files and failed checks are findings too.
     """
     started = time.perf_counter()
-    raw, frames, findings = load_frames(cfg)
+    raw, frames, findings, skipped = load_frames(cfg)
     if not cfg.train:
         findings.append(Finding("unreadable", "error", "No training file was given.", "Pass --train FILE."))
     if "train" in frames:
-        ctx = QualityContext(cfg, raw, frames, label_errors, token_lengths)
+        ctx = QualityContext(cfg, raw, frames, label_errors, token_lengths, skipped)
         findings += run_checks(ctx)
     findings.sort(key=lambda f: SEVERITY_ORDER.get(f.severity, 3))
     return QualityReport(cfg.task, {k: len(v) for k, v in frames.items()}, findings, time.perf_counter() - started)

@@ -236,3 +236,33 @@ def test_repeated_rows_are_scored_once_and_flagged_together():
     errors = find_label_errors(frame, seed=0)
     key = frame.loc[flipped[1], "text"]
     assert key in set(errors["text"]) and (errors["text"] == key).sum() == 2
+
+
+def test_image_report_finds_placeholders_duplicates_and_leaks(tmp_path):
+    from PIL import Image
+
+    from tests.image_helpers import make_image_folder
+
+    train = make_image_folder(tmp_path / "train", per_class=6)
+    Image.new("RGB", (40, 40), (255, 255, 255)).save(train / "red" / "placeholder.png")
+    (train / "blue" / "copy.png").write_bytes((train / "blue" / "0.png").read_bytes())
+    test = tmp_path / "test"
+    for name in ("red", "blue"):
+        (test / name).mkdir(parents=True)
+        (test / name / "held.png").write_bytes((train / name / "1.png").read_bytes())
+    report = build_report(TrainConfig(task="image-classification", train=str(train), test=str(test)),
+                          label_errors=False, token_lengths=False)
+    assert {"placeholder_images", "leakage"} <= checks(report)
+    assert report.by_check("leakage").count == 2
+    assert any("duplicate" in check for check in checks(report))
+
+
+def test_instruction_report_finds_empty_answers_and_repeats(tmp_path):
+    rows = [{"instruction": f"Say {i}", "input": "", "output": str(i)} for i in range(8)]
+    rows += [rows[0], {"instruction": "Say nothing", "input": "", "output": " "}]
+    path = tmp_path / "chats.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    report = build_report(TrainConfig(task="instruction-tuning", train=str(path), strategy="lora"),
+                          label_errors=False, token_lengths=False)
+    assert report.by_check("exact_duplicates").count == 1
+    assert report.by_check("empty_responses").count == 1

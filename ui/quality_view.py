@@ -10,6 +10,17 @@ from ui import state
 
 ICONS = {"error": ":material/error:", "warning": ":material/warning:", "info": ":material/info:"}
 SHOW = {"error": st.error, "warning": st.warning, "info": st.info}
+# Findings whose fix is a cleaning setting of the recipe rather than a recorded fix step.
+SETTINGS = {"drop_duplicates": "Drop exact duplicates (cleaning setting)",
+            "drop_empty": "Drop rows with an empty text or answer (cleaning setting)",
+            "class_weights": "Use balanced class weights"}
+
+
+def is_done(action: str, cfg: dict) -> bool:
+    """Whether the recipe already applies this fix."""
+    if action == "class_weights":
+        return cfg["class_weights"] == "balanced"
+    return bool(cfg[action]) if action in SETTINGS else action in cfg["fixes"]
 
 
 def apply_action(action: str) -> None:
@@ -17,6 +28,8 @@ def apply_action(action: str) -> None:
     cfg = state.wizard()["config"]
     if action == "class_weights":
         state.update_config(class_weights="balanced")
+    elif action in SETTINGS:
+        state.update_config(**{action: True})
     elif action in FIXES and action not in cfg["fixes"]:
         state.update_config(fixes=[*cfg["fixes"], action])
 
@@ -34,8 +47,10 @@ def show_finding(finding: dict, index: int) -> None:
     action = finding.get("action")
     if not action:
         return
-    done = action in cfg["fixes"] or (action == "class_weights" and cfg["class_weights"] == "balanced")
-    label = "Use balanced class weights" if action == "class_weights" else FIXES[action][1]
+    if action not in SETTINGS and action not in FIXES:
+        return
+    done = is_done(action, cfg)
+    label = SETTINGS[action] if action in SETTINGS else FIXES[action][1]
     if done:
         st.caption(f"✓ {label}: recorded in the recipe.")
     elif st.button(label, key=f"fix_{index}_{action}"):
