@@ -22,6 +22,7 @@ import json
 import os
 import shutil
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -160,7 +161,9 @@ def pid_alive(pid: int) -> bool:
 
 def write_json_atomic(path: Path, data: Any) -> None:
     """Write JSON to a temp file beside `path` and rename it over `path` (readers never see half a file)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    # Unique per write, not per process: the Streamlit server saves from one thread per browser session, and
+    # two sessions sharing a temp name made one rename fail (found by bench/load.py with 10 sessions).
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     tmp.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
     os.replace(tmp, path)
 

@@ -143,3 +143,25 @@ def test_write_json_atomic_round_trip(tmp_path):
     write_json_atomic(path, {"a": 1, "when": time})  # non-JSON values are stringified, not fatal
     data = json.loads(path.read_text())
     assert data["a"] == 1 and "time" in data["when"]
+
+
+def test_concurrent_atomic_writes_from_threads_never_fail(tmp_path):
+    """The Streamlit server writes the same file (projects/last.json) from one thread per browser session."""
+    import threading
+
+    path, errors = tmp_path / "last.json", []
+
+    def write(n: int) -> None:
+        for i in range(100):
+            try:
+                write_json_atomic(path, {"writer": n, "i": i})
+            except OSError as exc:
+                errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors and json.loads(path.read_text())["i"] == 99
+    assert [p.name for p in tmp_path.iterdir()] == ["last.json"]
