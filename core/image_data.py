@@ -157,20 +157,18 @@ def load_image_split(source: str, cfg: TrainConfig) -> tuple[pd.DataFrame, list[
 
 
 def drop_unreadable(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
-    """The rows whose file PIL can open and verify, and the names of the others."""
-    from PIL import Image
+    """The rows whose file is a real, decodable image of a sensible size (`core.uploads.check_image`: content, not
+    name; no decompression bombs, nothing under 8 pixels a side), and why each other one is not."""
+    from core.uploads import check_image
 
     good, bad = [], []
     for path in frame["image"]:
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                with Image.open(path) as image:
-                    image.verify()  # header and structure, without decoding every pixel
+            check_image(path)
             good.append(True)
-        except Exception:  # noqa: BLE001 - PIL raises many types for damaged files; each one means "unreadable"
+        except (DataError, OSError) as exc:
             good.append(False)
-            bad.append(Path(path).name)
+            bad.append(exc.problem if isinstance(exc, DataError) else f"{Path(path).name} ({exc})")
     return frame[good].reset_index(drop=True), bad
 
 
@@ -186,7 +184,7 @@ def prepare_image_data(cfg: TrainConfig) -> PreparedData:
         frame, skipped[name] = load_image_split(source, cfg)
         frame, bad = drop_unreadable(frame)
         if bad:
-            warnings_.append(f"{len(bad)} {name} image(s) cannot be read and are skipped: {', '.join(bad[:5])}.")
+            warnings_.append(f"{len(bad)} {name} image(s) cannot be used and are skipped: {' '.join(bad[:5])}")
         if skipped[name]:
             warnings_.append(f"{len(skipped[name])} {name} file(s) are not images and are ignored: "
                              f"{', '.join(skipped[name][:5])}.")

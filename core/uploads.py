@@ -45,13 +45,14 @@ def sniff(head: bytes) -> tuple[str, str]:
     return "data", "data"
 
 
-def check_upload(filename: str, size: int, head: bytes) -> None:
-    """Refuse an uploaded table that is too large or whose content is not what a table file holds.
+def check_upload(filename: str, size: int, head: bytes, kind: str = "table") -> None:
+    """Refuse an upload that is too large or whose content is not what it should hold.
 
     Args:
         filename: The name the user's browser sent (used only for messages and the suffix).
         size: The size in bytes.
         head: The first bytes of the content (64 are enough).
+        kind: "table" for a data file, "images" for a ZIP of image folders.
 
     Raises:
         DataError: Over the size cap, or the content is a program, an image, a PDF or an archive
@@ -63,6 +64,11 @@ def check_upload(filename: str, size: int, head: bytes) -> None:
         raise DataError(f"{name} is {size / 1024**2:,.0f} MB, over the upload limit of {limit / 1024**2:,.0f} MB.",
                         "Upload a smaller sample, or raise FINETUNE_MAX_UPLOAD_MB (and server.maxUploadSize).")
     family, what = sniff(head)
+    if kind == "images":
+        if what != "ZIP":
+            raise DataError(f"{name} is not a ZIP archive (its content reads as {what}).",
+                            "Zip the folder of class sub-folders and upload the .zip file.")
+        return
     if family == "data" or (what == "ZIP" and Path(name).suffix.lower() == ".xlsx"):
         return
     if family == "image":

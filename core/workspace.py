@@ -145,16 +145,17 @@ def list_projects() -> list[str]:
     return sorted(p.name for p in projects_dir().iterdir() if p.is_dir())
 
 
-def store_upload(project: str, filename: str, content: bytes) -> Path:
+def store_upload(project: str, filename: str, content: bytes, kind: str = "table") -> Path:
     """Save an uploaded table under the project's uploads folder with a generated name; returns its path.
 
     The user's file name supplies only a readable stem and the suffix (which picks the reader): no part
     of it becomes a folder, so `../`, absolute paths and drive letters cannot leave the workspace.
 
     Raises:
-        DataError: Over the size cap, or the content is not a table (see `core.uploads.check_upload`).
+        DataError: Over the size cap, or the content is not a table (`kind="table"`) or a ZIP of images
+            (`kind="images"`; see `core.uploads.check_upload`).
     """
-    check_upload(filename, len(content), content[:64])
+    check_upload(filename, len(content), content[:64], kind)
     folder = project_dir(project) / "uploads"
     folder.mkdir(exist_ok=True)
     original = PurePosixPath(filename.replace("\\", "/")).name

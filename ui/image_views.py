@@ -29,8 +29,13 @@ def cached_findings(source: str, stamp: float) -> list[Finding]:
     return image_findings(frame, skipped)
 
 
-def _store(upload, prefix: str = "") -> str:
-    return str(store_upload(state.wizard()["project"], prefix + upload.name, upload.getvalue()))
+def _store(upload, prefix: str = "") -> str | None:
+    """The stored ZIP's path, or None after showing why it was refused (too large, not a ZIP)."""
+    try:
+        return str(store_upload(state.wizard()["project"], prefix + upload.name, upload.getvalue(), kind="images"))
+    except FineTuneError as exc:
+        st.error(f"**{exc.kind}:** {exc}")
+        return None
 
 
 def upload_section(wiz: dict) -> None:
@@ -38,14 +43,15 @@ def upload_section(wiz: dict) -> None:
     upload = st.file_uploader("Upload a ZIP of images, one folder per class", type=["zip"],
                               help="e.g. photos.zip holding cats/1.jpg, cats/2.jpg, dogs/1.jpg … Any image format; "
                                    "any colour mode is converted to RGB.")
-    if upload is not None and upload.name != wiz["data"].get("source_name"):
-        state.update(data={"train": _store(upload), "source_name": upload.name, "columns_ok": False})
+    if upload is not None and upload.name != wiz["data"].get("source_name") and (path := _store(upload)):
+        state.update(data={"train": path, "source_name": upload.name, "columns_ok": False})
         st.rerun()
     with st.expander("Held-out images and split"):
         for split in ("validation", "test"):
             extra = st.file_uploader(f"Optional {split} ZIP", type=["zip"], key=f"image_{split}")
-            if extra is not None and wiz["data"].get(f"{split}_name") != extra.name:
-                state.update(data={**wiz["data"], split: _store(extra, f"{split}-"), f"{split}_name": extra.name})
+            if extra is not None and wiz["data"].get(f"{split}_name") != extra.name \
+                    and (path := _store(extra, f"{split}-")):
+                state.update(data={**wiz["data"], split: path, f"{split}_name": extra.name})
                 st.rerun()
 
 
