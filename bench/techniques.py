@@ -110,6 +110,7 @@ def main() -> None:
         for variant in variants:
             variant.run(position)
         loads.append(os.getloadavg()[0])
+        print(" | ".join(f"{v.name[:20]} {v.times[-1]:.2f}s" for v in variants), flush=True)
     base = statistics.mean(variants[0].times[1:])
     rows = [{"variant": v.name, "mean_step_s": round(statistics.mean(v.times[1:]), 3),
              "min_step_s": round(min(v.times[1:]), 3), "max_step_s": round(max(v.times[1:]), 3),
