@@ -156,6 +156,7 @@ def train_instruction(cfg: TrainConfig, run: RunDir, resume: bool, callbacks: li
     if not validation_only:
         run.write_status("running", phase="scoring the base model on the test split")
         before = held_out_loss(trainer.model, sets["test"], trainer.data_collator, cfg.batch_size)
+        logger.info("Base model on the test split: loss %.4f, perplexity %.3f.", before["loss"], before["perplexity"])
         base_answers = answer_prompts(trainer.model, tokenizer, samples)
     checkpoint = run.last_checkpoint() if resume else None
     trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
