@@ -22,7 +22,7 @@ from core.chat import answer
 from core.config import TrainConfig
 from core.distributed import is_main_process
 from core.errors import ConfigError, DataError
-from core.modeling import _from_pretrained, count_parameters, pick_device
+from core.modeling import _from_pretrained, count_parameters, merge_for_export, pick_device
 from core.packaging import export_model
 from core.preparation import PreparedData
 from core.rundir import RunDir, write_json_atomic
@@ -40,7 +40,7 @@ def perplexity(loss: float) -> float:
 
 
 def load_causal_lm(cfg: TrainConfig):
-    """(model with the recipe's strategy applied, tokenizer with a chat template and a pad token)."""
+    """(the pretrained model, its tokenizer with a chat template and a pad token)."""
     from core.catalogue import find_entry, resolve_model
 
     entry = find_entry(cfg.model)
@@ -52,8 +52,13 @@ def load_causal_lm(cfg: TrainConfig):
     instruct.ensure_chat_template(tokenizer)
     model = _from_pretrained(AutoModelForCausalLM, location, source, dtype=torch.float32)
     model.generation_config.pad_token_id = tokenizer.pad_token_id
+    return model, tokenizer
+
+
+def apply_lm_strategy(model, cfg: TrainConfig):
+    """The model as it trains: itself for full fine-tuning, wrapped with LoRA adapters for lora."""
     if cfg.strategy != "lora":
-        return model, tokenizer
+        return model
     from peft import LoraConfig, TaskType, get_peft_model
 
     targets = cfg.lora_target_modules
@@ -61,7 +66,7 @@ def load_causal_lm(cfg: TrainConfig):
                       lora_dropout=cfg.lora_dropout, target_modules="all-linear" if targets == ["all-linear"]
                       else list(targets) or None)
     try:
-        return get_peft_model(model, lora), tokenizer
+        return get_peft_model(model, lora)
     except ValueError as exc:
         raise ConfigError(f"LoRA cannot wrap this model: {str(exc)[:200]}",
                           "Set --lora-target-modules to layer names of this model, or 'all-linear'.") from None
@@ -85,14 +90,19 @@ class InstructionTrainer(OrderedEvalTrainer):
         super().log(logs, start_time)
 
 
+def answer_collator(tokenizer) -> DataCollatorForSeq2Seq:
+    """Pads input ids, attention masks and labels (with the ignore index) to each batch's longest chat."""
+    return DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=instruct.IGNORE_INDEX, padding=True)
+
+
 def build_instruction_trainer(cfg: TrainConfig, model, tokenizer, sets: dict, run: RunDir, device: str):
     """The Trainer of every task (core.training) with a padding collator for labels and loss-only evaluation."""
     args = build_training_args(cfg, run, len(sets["train"]), device)
     args.per_device_eval_batch_size = cfg.batch_size  # vocabulary-wide logits: a classifier's 64 rows won't fit
     args.prediction_loss_only = True
-    collate = DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=instruct.IGNORE_INDEX, padding=True)
     trainer = InstructionTrainer(model=model, args=args, train_dataset=sets["train"],
-                                 eval_dataset=sort_by_length(sets["validation"])[0], data_collator=collate,
+                                 eval_dataset=sort_by_length(sets["validation"])[0],
+                                 data_collator=answer_collator(tokenizer),
                                  processing_class=tokenizer, callbacks=trainer_callbacks(cfg, run))
     trainer.remove_callback(PrinterCallback)  # our RunDirCallback logs every record already
     return trainer
@@ -138,39 +148,48 @@ def train_instruction(cfg: TrainConfig, run: RunDir, resume: bool, callbacks: li
     device = pick_device(cfg.device)
     run.write_status("running", phase="loading model", device=device)
     model, tokenizer = load_causal_lm(cfg)
-    trainable, total = count_parameters(model)
-    logger.info("Model %s: %d of %d parameters train (%s); device %s.", cfg.model, trainable, total, cfg.strategy,
-                device)
-    run.write_status("running", phase="tokenising", parameters={"trainable": trainable, "total": total})
     sets, too_long = {}, {}
     for name, frame in data.frames.items():
         sets[name], too_long[name] = encode_split(frame, tokenizer, cfg.max_length, name)
     data.report["too_long_dropped"] = too_long
     if is_main_process():
         write_json_atomic(run.data_report, data.report)
+    samples = data.frames["test"]["messages"].head(SIDE_BY_SIDE).tolist()
+    before, base_answers = {}, []
+    if not validation_only:  # the plain model, before adapters wrap it: generating through them is much slower
+        run.write_status("running", phase="scoring the base model on the test split")
+        before, base_answers = score(model.to(device), tokenizer, sets["test"], samples, cfg.batch_size)
+        logger.info("Base model on the test split: loss %.4f, perplexity %.3f.", before["loss"], before["perplexity"])
+    model = apply_lm_strategy(model, cfg)
+    trainable, total = count_parameters(model)
+    logger.info("Model %s: %d of %d parameters train (%s); device %s.", cfg.model, trainable, total, cfg.strategy,
+                device)
+    run.write_status("running", phase="training", parameters={"trainable": trainable, "total": total})
     trainer = build_instruction_trainer(cfg, model, tokenizer, sets, run, device)
     for callback in callbacks:
         trainer.add_callback(callback)
-    samples = data.frames["test"]["messages"].head(SIDE_BY_SIDE).tolist()
-    before, base_answers = {}, []
-    if not validation_only:
-        run.write_status("running", phase="scoring the base model on the test split")
-        before = held_out_loss(trainer.model, sets["test"], trainer.data_collator, cfg.batch_size)
-        base_answers = answer_prompts(trainer.model, tokenizer, samples)
     checkpoint = run.last_checkpoint() if resume else None
     trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     if validation_only:
         return _finish_trial(cfg, run, trainer, started)
     run.write_status("running", phase="evaluating on the test split")
-    after = held_out_loss(trainer.model, sets["test"], trainer.data_collator, cfg.batch_size)
+    if cfg.strategy == "lora" and cfg.export_adapter and is_main_process():
+        save_adapter(run, trainer.model, tokenizer)  # before the merge below folds it into the weights
+    tuned = merge_for_export(trainer.model)
+    after, tuned_answers = score(tuned, tokenizer, sets["test"], samples, cfg.batch_size)
     comparison = [{"prompt": instruct.render_prompt(chat), "reference": chat[-1]["content"], "base": base,
-                   "tuned": tuned} for chat, base, tuned in
-                  zip(samples, base_answers, answer_prompts(trainer.model, tokenizer, samples), strict=True)]
-    return _finish(cfg, run, data, trainer, tokenizer, before, after, comparison, started)
+                   "tuned": answer} for chat, base, answer in zip(samples, base_answers, tuned_answers, strict=True)]
+    return _finish(cfg, run, data, trainer, tuned, tokenizer, (before, after, comparison), started)
 
 
-def _finish(cfg: TrainConfig, run: RunDir, data: PreparedData, trainer, tokenizer, before: dict, after: dict,
-            comparison: list[dict], started: float) -> dict:
+def score(model, tokenizer, test: Dataset, samples: list[list[dict]], batch_size: int) -> tuple[dict, list[str]]:
+    """Test loss and perplexity, and greedy answers to the sample chats' prompts."""
+    return held_out_loss(model, test, answer_collator(tokenizer), batch_size), answer_prompts(model, tokenizer, samples)
+
+
+def _finish(cfg: TrainConfig, run: RunDir, data: PreparedData, trainer, model, tokenizer,
+            results: tuple[dict, dict, list[dict]], started: float) -> dict:
+    before, after, comparison = results
     stopped = run.stop_requested()
     if not is_main_process():
         return {}
@@ -184,9 +203,7 @@ def _finish(cfg: TrainConfig, run: RunDir, data: PreparedData, trainer, tokenize
     write_json_atomic(run.metrics, metrics)
     pd.DataFrame(comparison).to_csv(run.path / "predictions.csv", index=False)
     run.write_status("running", phase="exporting the model")
-    if cfg.strategy == "lora" and cfg.export_adapter:
-        save_adapter(run, trainer.model, tokenizer)
-    export_model(run, trainer.model, tokenizer, cfg, data.report, report)
+    export_model(run, model, tokenizer, cfg, data.report, report)
     final = "stopped" if stopped else "completed"
     run.write_status(final, phase="done", ended=time.time(), metrics=after,
                      message="Stopped on request; the best model so far was evaluated and exported." if stopped else "")
