@@ -307,7 +307,7 @@ def test_images_from_an_uploaded_zip_to_a_classified_picture(page, server, tmp_p
     expect(page.locator('[data-testid="stMetric"]').filter(has_text="Classes")).to_be_visible(timeout=180_000)
     settle(page)
     assert metric_value(page, "Classes") == "2"
-    expect(page.get_by_text("red", exact=True)).to_be_visible()  # the thumbnails' class captions
+    expect(page.get_by_role("strong").filter(has_text="red")).to_be_visible()  # the thumbnails' class captions
     snap(page, "data-images")
 
     open_step(page, "model", "Choose a starting model")
