@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from datasets import Dataset
 from torch import nn
-from transformers import AutoConfig, AutoImageProcessor, AutoModelForImageClassification, PrinterCallback, set_seed
+from transformers import AutoConfig, AutoImageProcessor, AutoModelForImageClassification
 from transformers.modeling_outputs import BaseModelOutputWithPoolingAndNoAttention
 
 from core import feature_cache
@@ -27,7 +27,7 @@ from core.config import TrainConfig
 from core.distributed import is_main_process
 from core.image_augmentation import augment_image, build_augmenter
 from core.image_data import load_image, prepare_image_data
-from core.modeling import _from_pretrained, apply_strategy, count_parameters, pick_device
+from core.modeling import _from_pretrained, apply_strategy
 from core.rundir import RunDir, write_json_atomic
 from core.training import build_trainer, predict_with_labels
 
@@ -155,25 +155,18 @@ def image_training_view(cfg: TrainConfig, model, sets: dict, data, processor, de
 
 def train_images(cfg: TrainConfig, run: RunDir, resume: bool, callbacks: list, validation_only: bool) -> dict:
     """Train, evaluate and export an image classifier into `run` (called by `core.runner.train_run`)."""
-    from core.runner import _finish, _finish_trial  # the shared ending of every run
+    from core.runner import _finish, _finish_trial, begin_training, report_model, run_trainer  # shared steps
 
     started = time.time()
     data = prepare_image_data(cfg)
     for warning in data.warnings:
         logger.warning(warning)
-    cfg = cfg.resolved_for_data(len(data.frames["train"]))
     if is_main_process():
         write_json_atomic(run.data_report, data.report)
-        cfg.save(run.recipe)
-    set_seed(cfg.seed)
-    device = pick_device(cfg.device)
-    run.write_status("running", phase="loading model", device=device)
+    cfg, device = begin_training(cfg, run, len(data.frames["train"]))
     processor = load_image_processor(cfg.model, cfg.image_size)
     model = load_image_classifier(cfg, data.labels)
-    trainable, total = count_parameters(model)
-    logger.info("Model %s: %d of %d parameters train (%s); device %s.", cfg.model, trainable, total, cfg.strategy,
-                device)
-    run.write_status("running", phase="reading images", parameters={"trainable": trainable, "total": total})
+    report_model(cfg, model, device, run, "reading images")
     augment = bool(cfg.image_augment) and cfg.image_augment_strength > 0
     if augment and uses_feature_cache(cfg, model):
         logger.warning("Augmentations are not applied with a frozen backbone: each image's features are computed "
@@ -186,11 +179,7 @@ def train_images(cfg: TrainConfig, run: RunDir, resume: bool, callbacks: list, v
     with image_training_view(cfg, model, sets, data, processor, device, run) as (views, cached):
         trainer = build_trainer(cfg, model, processor, views["train"], views["validation"], run, device,
                                 cached=cached, labels=data.labels)
-        trainer.remove_callback(PrinterCallback)
-        for callback in callbacks:
-            trainer.add_callback(callback)
-        checkpoint = run.last_checkpoint() if resume else None
-        trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+        run_trainer(trainer, run, callbacks, resume)
         if validation_only:
             return _finish_trial(cfg, run, trainer, started)
         run.write_status("running", phase="evaluating on the test split")

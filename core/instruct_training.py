@@ -15,18 +15,18 @@ from pathlib import Path
 import pandas as pd
 import torch
 from datasets import Dataset
-from transformers import AutoModelForCausalLM, AutoTokenizer, DataCollatorForSeq2Seq, PrinterCallback, set_seed
+from transformers import AutoModelForCausalLM, AutoTokenizer, DataCollatorForSeq2Seq
 
 from core import instruct, tasks
 from core.chat import answer
 from core.config import TrainConfig
 from core.distributed import is_main_process
 from core.errors import ConfigError, DataError
-from core.modeling import _from_pretrained, count_parameters, merge_for_export, pick_device
+from core.modeling import _from_pretrained, merge_for_export
 from core.packaging import export_model
 from core.preparation import PreparedData
 from core.rundir import RunDir, write_json_atomic
-from core.runner import _finish_trial, training_advice
+from core.runner import _finish_trial, begin_training, report_model, run_trainer, training_advice
 from core.training import OrderedEvalTrainer, build_training_args, sort_by_length, trainer_callbacks
 
 logger = logging.getLogger(__name__)
@@ -104,7 +104,6 @@ def build_instruction_trainer(cfg: TrainConfig, model, tokenizer, sets: dict, ru
                                  eval_dataset=sort_by_length(sets["validation"])[0],
                                  data_collator=answer_collator(tokenizer),
                                  processing_class=tokenizer, callbacks=trainer_callbacks(cfg, run))
-    trainer.remove_callback(PrinterCallback)  # our RunDirCallback logs every record already
     return trainer
 
 
@@ -141,12 +140,7 @@ def train_instruction(cfg: TrainConfig, run: RunDir, resume: bool, callbacks: li
     """
     started = time.time()
     data = instruct.prepare_chats(cfg)
-    cfg = cfg.resolved_for_data(len(data.frames["train"]))
-    if is_main_process():
-        cfg.save(run.recipe)
-    set_seed(cfg.seed)
-    device = pick_device(cfg.device)
-    run.write_status("running", phase="loading model", device=device)
+    cfg, device = begin_training(cfg, run, len(data.frames["train"]))
     model, tokenizer = load_causal_lm(cfg)
     sets, too_long = {}, {}
     for name, frame in data.frames.items():
@@ -161,15 +155,9 @@ def train_instruction(cfg: TrainConfig, run: RunDir, resume: bool, callbacks: li
         before, base_answers = score(model.to(device), tokenizer, sets["test"], samples, cfg.batch_size)
         logger.info("Base model on the test split: loss %.4f, perplexity %.3f.", before["loss"], before["perplexity"])
     model = apply_lm_strategy(model, cfg)
-    trainable, total = count_parameters(model)
-    logger.info("Model %s: %d of %d parameters train (%s); device %s.", cfg.model, trainable, total, cfg.strategy,
-                device)
-    run.write_status("running", phase="training", parameters={"trainable": trainable, "total": total})
+    report_model(cfg, model, device, run, "training")
     trainer = build_instruction_trainer(cfg, model, tokenizer, sets, run, device)
-    for callback in callbacks:
-        trainer.add_callback(callback)
-    checkpoint = run.last_checkpoint() if resume else None
-    trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    run_trainer(trainer, run, callbacks, resume)
     if validation_only:
         return _finish_trial(cfg, run, trainer, started)
     run.write_status("running", phase="evaluating on the test split")

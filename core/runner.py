@@ -179,6 +179,37 @@ def training_view(cfg: TrainConfig, model, sets: dict, tokenizer, device: str, r
         yield model, views, True
 
 
+def begin_training(cfg: TrainConfig, run: RunDir, train_rows: int) -> tuple[TrainConfig, str]:
+    """The recipe resolved for the prepared data (saved again), the seed set and the device picked: the steps every
+    task's run takes between preparing its data and loading its model."""
+    cfg = cfg.resolved_for_data(train_rows)
+    if is_main_process():
+        cfg.save(run.recipe)
+    set_seed(cfg.seed)
+    device = pick_device(cfg.device)
+    run.write_status("running", phase="loading model", device=device)
+    return cfg, device
+
+
+def report_model(cfg: TrainConfig, model, device: str, run: RunDir, next_phase: str) -> int:
+    """Log and record how many of the model's parameters train; returns the total parameter count."""
+    trainable, total = count_parameters(model)
+    logger.info("Model %s: %d of %d parameters train (%s); device %s.", cfg.model, trainable, total,
+                cfg.strategy, device)
+    run.write_status("running", phase=next_phase, parameters={"trainable": trainable, "total": total})
+    return total
+
+
+def run_trainer(trainer, run: RunDir, callbacks: list, resume: bool) -> None:
+    """Train with the run's callbacks (our RunDirCallback replaces the console printer), from the newest
+    complete checkpoint when resuming."""
+    trainer.remove_callback(PrinterCallback)
+    for callback in callbacks:
+        trainer.add_callback(callback)
+    checkpoint = run.last_checkpoint() if resume else None
+    trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+
+
 def _train(cfg: TrainConfig, run: RunDir, resume: bool, callbacks: list, validation_only: bool) -> dict:
     if cfg.task == tasks.IMAGE:
         from core.image_training import train_images  # lazy: image decoding and augmentation libraries
@@ -190,18 +221,10 @@ def _train(cfg: TrainConfig, run: RunDir, resume: bool, callbacks: list, validat
         return train_instruction(cfg, run, resume, callbacks, validation_only)
     started = time.time()
     data = _prepare(cfg, run)
-    cfg = cfg.resolved_for_data(len(data.frames["train"]))
-    if is_main_process():
-        cfg.save(run.recipe)
-    set_seed(cfg.seed)
-    device = pick_device(cfg.device)
-    run.write_status("running", phase="loading model", device=device)
+    cfg, device = begin_training(cfg, run, len(data.frames["train"]))
     tokenizer = load_tokenizer(cfg.model, cfg.trust_remote_code)
     model = load_classifier(cfg, data.labels)
-    trainable, total = count_parameters(model)
-    logger.info("Model %s: %d of %d parameters train (%s); device %s.", cfg.model, trainable, total,
-                cfg.strategy, device)
-    run.write_status("running", phase="tokenising", parameters={"trainable": trainable, "total": total})
+    total = report_model(cfg, model, device, run, "tokenising")
     scaler = tasks.target_scaler(data.frames["train"], cfg)
     sets = {name: tokenize_frame(frame, tokenizer, data.labels, cfg.max_length, cfg.task, cfg.label_separator, scaler)
             for name, frame in data.frames.items()}
@@ -214,11 +237,7 @@ def _train(cfg: TrainConfig, run: RunDir, resume: bool, callbacks: list, validat
     with training_view(cfg, model, sets, tokenizer, device, run) as (train_model, views, cached):
         trainer = build_trainer(cfg, train_model, tokenizer, views["train"], views["validation"], run, device,
                                 cached=cached, labels=data.labels, scaler=scaler, compute_loss_func=loss)
-        trainer.remove_callback(PrinterCallback)  # our RunDirCallback logs every record already
-        for callback in [*extra_callbacks, *callbacks]:
-            trainer.add_callback(callback)
-        checkpoint = run.last_checkpoint() if resume else None
-        trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+        run_trainer(trainer, run, [*extra_callbacks, *callbacks], resume)
         if validation_only:
             return _finish_trial(cfg, run, trainer, started)
         run.write_status("running", phase="evaluating on the test split")

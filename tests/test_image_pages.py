@@ -15,19 +15,9 @@ RUN_NAME = "tiny-images"
 
 def open_page(step: str, wizard: dict | None = None):
     """tests.test_pages.open_page with a longer first-run timeout: image pages import PIL, OpenCV and torch."""
-    from streamlit.testing.v1 import AppTest
+    from tests.test_pages import open_page as open_app_page
 
-    from tests.test_pages import PAGES, REPO
-
-    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=240)
-    if wizard is not None:
-        at.session_state["wizard"] = wizard
-    at.run()
-    if step != "task":
-        at.switch_page(f"{PAGES}/{step}.py")
-        at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_app_page(step, wizard, timeout=240)
 
 
 def image_wizard(train, **changes) -> dict:

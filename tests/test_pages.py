@@ -36,9 +36,9 @@ def ready_wizard(train: Path | str = SAMPLE, **changes) -> dict:
     return blank_wizard(data={"train": str(train), "source_name": Path(train).name, "columns_ok": True}, **changes)
 
 
-def open_page(step: str, wizard: dict | None = None) -> AppTest:
+def open_page(step: str, wizard: dict | None = None, timeout: float = 60) -> AppTest:
     """Run the app once (as a browser would on first load), then open `step` with the given wizard state."""
-    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=timeout)
     if wizard is not None:
         at.session_state["wizard"] = wizard
     at.run()

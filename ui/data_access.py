@@ -65,6 +65,24 @@ def cached_prepare(cfg: TrainConfig) -> PreparedData:
     return _prepare(json.dumps(cfg.to_dict(), sort_keys=True), stamps)
 
 
+def prepared_or_stop(wiz: dict) -> PreparedData:
+    """The wizard's prepared data; on a data error, shows it, marks the columns unconfirmed and stops the page.
+    The first successful preparation marks them confirmed (and reruns, so the step list shows it)."""
+    from core.errors import FineTuneError
+    from ui import state
+
+    try:
+        prepared = cached_prepare(state.config())
+    except FineTuneError as exc:
+        state.update(data={**wiz["data"], "columns_ok": False})
+        st.error(f"**{exc.kind}:** {exc}")
+        st.stop()
+    if not wiz["data"].get("columns_ok"):
+        state.update(data={**wiz["data"], "columns_ok": True})
+        st.rerun()
+    return prepared
+
+
 @st.cache_resource(max_entries=2, show_spinner="Loading the model…")
 def cached_predictor(model_dir: str, stamp: float):
     from core.inference import load_predictor

@@ -16,7 +16,7 @@ from core.inference import predict_images
 from core.rundir import RunDir
 from core.workspace import store_upload
 from ui import charts, state, task_views
-from ui.data_access import _stamp, cached_prepare, predictor_for
+from ui.data_access import _stamp, cached_prepare, predictor_for, prepared_or_stop
 
 THUMBS_PER_CLASS = 6
 MISTAKES_SHOWN = 24
@@ -82,15 +82,7 @@ def data_step(wiz: dict) -> None:
     if not wiz["data"].get("train"):
         st.info("Upload a ZIP with one sub-folder of images per class to begin.", icon=":material/upload_file:")
         st.stop()
-    try:
-        prepared = cached_prepare(state.config())
-    except FineTuneError as exc:
-        state.update(data={**wiz["data"], "columns_ok": False})
-        st.error(f"**{exc.kind}:** {exc}")
-        st.stop()
-    if not wiz["data"].get("columns_ok"):
-        state.update(data={**wiz["data"], "columns_ok": True})
-        st.rerun()
+    prepared = prepared_or_stop(wiz)
     rows = prepared.report["rows"]
     m1, m2, m3, m4 = st.columns(4)
     m1.metric("Training images", f"{rows['train']:,}")

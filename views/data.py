@@ -8,7 +8,7 @@ from core.errors import FineTuneError
 from core.inspection import token_lengths, truncated_share
 from core.workspace import store_upload
 from ui import charts, instruct_views, state
-from ui.data_access import SAMPLE_FOR_TASK, SAMPLES, cached_prepare, cached_quality, cached_table, guess
+from ui.data_access import SAMPLE_FOR_TASK, SAMPLES, cached_quality, cached_table, guess, prepared_or_stop
 from ui.forms import option_checkbox
 from ui.quality_view import show_report
 
@@ -142,15 +142,7 @@ for column, name in zip(cols, CLEANING, strict=False):
     with column:
         option_checkbox(name)
 
-try:
-    prepared = cached_prepare(state.config())
-except FineTuneError as exc:
-    state.update(data={**wiz["data"], "columns_ok": False})
-    st.error(f"**{exc.kind}:** {exc}")
-    st.stop()
-if not wiz["data"].get("columns_ok"):
-    state.update(data={**wiz["data"], "columns_ok": True})
-    st.rerun()
+prepared = prepared_or_stop(wiz)
 
 st.subheader("Quality report")
 show_report(cached_quality(state.config()))
