@@ -108,7 +108,8 @@ def preview_augmentation(page: Page) -> None:
     page.get_by_role("option", name=re.compile("random swap")).click()
     page.keyboard.press("Escape")
     expect(page.get_by_role("heading", name="Preview")).to_be_visible()
-    expect(page.locator('[data-testid="stDataFrame"]')).to_be_visible(timeout=60_000)  # five rows, before/after
+    expect(page.get_by_text("Original:").first).to_be_visible(timeout=60_000)  # real rows, before and after
+    expect(page.locator("del").first).to_be_visible()  # the words the augmentation moved are highlighted
     settle(page)
     snap(page, "augment")
 
