@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import stat
 import zipfile
 from pathlib import Path, PurePosixPath
@@ -108,7 +107,3 @@ def is_zip(path: str | Path) -> bool:
     except OSError:
         return False
 
-
-def remove_tree(path: str | Path) -> None:
-    """Delete an extracted folder (ignoring what is already gone)."""
-    shutil.rmtree(path, ignore_errors=True)
