@@ -13,6 +13,7 @@ import urllib.request
 from pathlib import Path
 
 from playwright.sync_api import Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 REPO = Path(__file__).resolve().parents[1]
 SCREENSHOTS = REPO / "docs" / "screenshots"
@@ -84,8 +85,21 @@ def settle(page: Page, timeout: float = 120_000) -> None:
 
 
 def open_step(page: Page, slug: str, heading: str, timeout: float = 120_000) -> None:
-    """Click a step's link in the sidebar as a user would (found by its url path) and wait for its page."""
-    page.locator(f'a[data-testid="stSidebarNavLink"][href$="/{slug}"]').click()
+    """Click a step's link in the sidebar as a user would (found by its url path) and wait for its page.
+
+    A click that lands while the app is swapping elements after a rerun can be dropped by the browser (seen once in
+    CI on a loaded machine); a user would click again, and so does this helper, up to three times.
+    """
+    link = page.locator(f'a[data-testid="stSidebarNavLink"][href$="/{slug}"]')
+    for attempt in range(3):
+        settle(page, timeout)
+        link.click()
+        try:
+            page.wait_for_url(f"**/{slug}", timeout=20_000)
+            break
+        except PlaywrightTimeout:
+            if attempt == 2:
+                raise
     expect(page.get_by_role("heading", name=heading)).to_be_visible(timeout=timeout)
     settle(page, timeout)
 
