@@ -1,4 +1,4 @@
-"""The command line: `python -m core train|search|inspect|status|stop|models`, built from the recipe schema."""
+"""The command line: `python -m core train|search|inspect|status|stop|models|...`, built from the recipe schema."""
 
 from __future__ import annotations
 
@@ -68,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_inspect_parser(commands)
     models = commands.add_parser("models", help="List the model catalogue.")
     models.add_argument("--task", default="text-classification", choices=TASKS)
+    standby = commands.add_parser("standby", help="Import the engine and wait to become the app's next run "
+                                                  "(started by the app; see core/standby.py).")
+    standby.add_argument("--idle-timeout", type=float, default=30 * 60, help="Seconds to wait before leaving.")
     return parser
 
 
@@ -174,6 +177,10 @@ def run_command(args: argparse.Namespace) -> int:
         return 0
     if args.command == "inspect":
         return run_inspect_command(args)
+    if args.command == "standby":
+        from core.standby import serve
+
+        return serve(args.idle_timeout)
     if args.command in {"export-onnx", "push"}:
         return run_export_command(args)
     if args.command == "promote":

@@ -124,7 +124,9 @@ class TrainConfig:
     early_stopping_metric: str = _opt("auto", "Validation metric that picks the best checkpoint (auto: the "
                                       "task's headline metric).",
                                       "regularization", choices=METRICS)
-    evaluations_per_epoch: int = _opt(2, "Validation passes per epoch (more points on the charts).", "training")
+    evaluations_per_epoch: int = _opt(
+        2, "Validation passes per epoch at most (more points on the charts); fewer when the validation set is large "
+           "next to the training set, so that validating costs at most 15% of the training.", "training")
     max_length: int = _opt(128, "Longest input in tokens; longer texts are truncated.", "training")
     seed: int = _opt(42, "Random seed for the split, the sampling and the initialisation.", "training")
     device: str = _opt("auto", "Where to train: a GPU when present, else the CPU.", "training", choices=DEVICES)

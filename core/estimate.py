@@ -302,7 +302,7 @@ def run_shape(cfg, rows: list[int], tokens: float, parameters: int, cached_featu
     from core import tasks
     from core.training import evaluation_count
 
-    evaluations = evaluation_count(rows[0], cfg) + (cfg.task == tasks.MULTI_LABEL)  # + threshold tuning pass
+    evaluations = evaluation_count(rows[0], cfg, rows[1]) + (cfg.task == tasks.MULTI_LABEL)  # + threshold tuning pass
     return RunShape(train_rows=rows[0], validation_rows=rows[1], test_rows=rows[2], tokens=tokens,
                     epochs=cfg.epochs, evaluations=evaluations, parameters=parameters, cached_features=cached_features)
 

@@ -97,7 +97,7 @@ def answer_collator(tokenizer) -> DataCollatorForSeq2Seq:
 
 def build_instruction_trainer(cfg: TrainConfig, model, tokenizer, sets: dict, run: RunDir, device: str):
     """The Trainer of every task (core.training) with a padding collator for labels and loss-only evaluation."""
-    args = build_training_args(cfg, run, len(sets["train"]), device)
+    args = build_training_args(cfg, run, len(sets["train"]), device, validation_rows=len(sets["validation"]))
     args.per_device_eval_batch_size = cfg.batch_size  # vocabulary-wide logits: a classifier's 64 rows won't fit
     args.prediction_loss_only = True
     trainer = InstructionTrainer(model=model, args=args, train_dataset=sets["train"],

@@ -85,27 +85,39 @@ def steps_per_epoch(rows: int, cfg: TrainConfig) -> int:
     return max(1, math.ceil(rows / (cfg.batch_size * cfg.gradient_accumulation)))
 
 
-def evaluation_interval(rows: int, cfg: TrainConfig) -> int:
+# Validation passes may cost up to this share of the training compute. A forward pass over a row costs about a
+# third of a training step over it (backward is twice the forward), so one pass over V validation rows costs as
+# much as training on V / 3 rows.
+VALIDATION_BUDGET = 0.15
+
+
+def evaluation_interval(rows: int, cfg: TrainConfig, validation_rows: int = 0) -> int:
     """Optimizer steps between validation passes.
 
+    `cfg.evaluations_per_epoch` passes per epoch at most, fewer when the validation set is large next to the
+    training set, so that validating costs at most VALIDATION_BUDGET of the training (e.g. 2,000 SST-2 rows with
+    its 872 validation rows: one pass per epoch, not two, saving 13% of the run); always at least one per epoch.
     Rounded up, so that the last pass of an epoch falls on its last step instead of one step before it
     (where the forced final evaluation would repeat it at once).
     """
-    return max(1, math.ceil(steps_per_epoch(rows, cfg) / cfg.evaluations_per_epoch))
+    passes = cfg.evaluations_per_epoch
+    if validation_rows:
+        passes = max(1, min(passes, math.floor(VALIDATION_BUDGET * 3 * rows / validation_rows)))
+    return max(1, math.ceil(steps_per_epoch(rows, cfg) / passes))
 
 
-def evaluation_count(rows: int, cfg: TrainConfig) -> int:
+def evaluation_count(rows: int, cfg: TrainConfig, validation_rows: int = 0) -> int:
     """Validation passes in a whole run: one per interval, plus the forced one at the last step if it is not one."""
     total = math.ceil(steps_per_epoch(rows, cfg) * cfg.epochs)
-    every = evaluation_interval(rows, cfg)
+    every = evaluation_interval(rows, cfg, validation_rows)
     return total // every + (total % every != 0)
 
 
 def build_training_args(cfg: TrainConfig, run: RunDir, train_rows: int, device: str,
-                        cached: bool = False) -> TrainingArguments:
+                        cached: bool = False, validation_rows: int = 0) -> TrainingArguments:
     """TrainingArguments that evaluate and checkpoint in step, keep the best model, and log often."""
     per_epoch = steps_per_epoch(train_rows, cfg)
-    eval_every = evaluation_interval(train_rows, cfg)
+    eval_every = evaluation_interval(train_rows, cfg, validation_rows)
     metric = cfg.best_metric
     optim_args = {"optim": "sgd", "optim_args": f"momentum={cfg.momentum}"} if cfg.optimizer == "sgd" else {}
     if cfg.optimizer == "adamw":
@@ -134,6 +146,7 @@ def build_training_args(cfg: TrainConfig, run: RunDir, train_rows: int, device: 
         greater_is_better=greater_is_better(metric),
         logging_strategy="steps",
         logging_steps=max(1, min(eval_every, per_epoch // 20)),
+        logging_first_step=True,  # the first loss on the charts after one step, not after several
         # Sorting into batches of similar length removes most padding: the largest CPU speed-up available.
         train_sampling_strategy="random" if cached or images else "group_by_length",
         # Image rows hold file paths that their on-the-fly transform reads; the Trainer must not drop that column.
@@ -228,7 +241,7 @@ def build_trainer(cfg: TrainConfig, model, tokenizer, train: Dataset, validation
     With `cached`, the datasets hold precomputed features (see core.feature_cache) instead of tokens;
     `compute_loss_func` replaces the model's loss (class weights, see core.imbalance).
     """
-    args = build_training_args(cfg, run, len(train), device, cached)
+    args = build_training_args(cfg, run, len(train), device, cached, validation_rows=len(validation))
     callbacks = trainer_callbacks(cfg, run)
     optimizer = (torch.optim.Adam, {"lr": cfg.learning_rate}) if cfg.optimizer == "adam" else None
     return OrderedEvalTrainer(model=model, args=args, train_dataset=train, eval_dataset=sort_by_length(validation)[0],

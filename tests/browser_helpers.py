@@ -45,7 +45,9 @@ class StreamlitServer:
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 120.0) -> None:
-        env = {**os.environ, "FINETUNE_HOME": str(self.home), "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
+        # The app as users get it, warm engine included (conftest turns it off for the AppTest pages).
+        env = {**os.environ, "FINETUNE_HOME": str(self.home), "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1",
+               "FINETUNE_WARM_ENGINE": "1"}
         command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(self.port),
                    "--server.address", "127.0.0.1", "--server.headless", "true",
                    "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
@@ -64,7 +66,7 @@ class StreamlitServer:
         raise RuntimeError(f"streamlit did not answer within {timeout:.0f} s:\n{self.log.read_text()}")
 
     def stop(self) -> None:
-        """Stop the server, then any training or search process it launched (those run in their own session)."""
+        """Stop the server, then any training, search or standby process it launched (each in its own session)."""
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
@@ -72,7 +74,9 @@ class StreamlitServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        for pid_file in [*(self.home / "runs").glob("*/pid"), *(self.home / "searches").glob("*/pid")]:
+        pid_files = [*(self.home / "runs").glob("*/pid"), *(self.home / "searches").glob("*/pid"),
+                     self.home / ".standby" / "pid", self.home / ".standby" / "ready"]
+        for pid_file in pid_files:
             try:
                 os.killpg(int(pid_file.read_text().strip()), signal.SIGTERM)
             except (OSError, ValueError):

@@ -10,6 +10,9 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never touch the network
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# No warm engine processes behind the AppTest pages (each would import torch for ~10 s); tests/test_standby.py
+# and the browser tests turn it on.
+os.environ["FINETUNE_WARM_ENGINE"] = "0"
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 

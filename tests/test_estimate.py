@@ -99,16 +99,20 @@ def test_compare_reports_actual_over_estimate():
     assert estimate.compare(100.0, 120.0) == {"estimated_s": 100.0, "actual_s": 120.0, "actual_over_estimate": 1.2}
 
 
-@pytest.mark.parametrize(("rows", "epochs", "per_epoch", "expected"), [
-    (2000, 1, 2, 2),   # 63 steps, every 32: at 32 and the forced last one at 63 (not 31, 62 and 63)
-    (2000, 3, 2, 6),   # 189 steps: 32, 64, ..., 160 and 189
-    (96, 3, 1, 3),     # 12 steps per epoch: at 12, 24, 36, the last one already on the interval
-    (96, 0.5, 1, 1),   # 6 steps: only the forced last one
+@pytest.mark.parametrize(("rows", "epochs", "per_epoch", "validation", "expected"), [
+    (2000, 1, 2, 0, 2),     # 63 steps, every 32: at 32 and the forced last one at 63 (not 31, 62 and 63)
+    (2000, 3, 2, 0, 6),     # 189 steps: 32, 64, ..., 160 and 189
+    (96, 3, 1, 0, 3),       # 12 steps per epoch: at 12, 24, 36, the last one already on the interval
+    (96, 0.5, 1, 0, 1),     # 6 steps: only the forced last one
+    (2000, 1, 2, 872, 1),   # SST-2's 872 validation rows cost 15% of 1,745 training rows: one pass per epoch
+    (2000, 3, 2, 872, 3),
+    (6000, 1, 2, 872, 2),   # enough training rows to afford the two passes asked for
+    (100, 2, 2, 5000, 2),   # a huge validation set still gets one pass per epoch
 ])
-def test_evaluation_count(rows, epochs, per_epoch, expected):
+def test_evaluation_count(rows, epochs, per_epoch, validation, expected):
     cfg = TrainConfig(train="x.csv", batch_size=32 if rows > 100 else 8, epochs=epochs,
                       evaluations_per_epoch=per_epoch)
-    assert evaluation_count(rows, cfg) == expected
+    assert evaluation_count(rows, cfg, validation) == expected
 
 
 def test_training_flops_per_token_counts_layers_and_attention(tiny_model):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core import standby
 from core.rundir import ACTIVE_STATES, RunDir
 from core.workspace import run_by_name
 from ui import state
@@ -30,6 +31,11 @@ def active_run() -> RunDir | None:
         return None
     run = run_by_name(name)
     return run if run.path.exists() else None
+
+
+def warm_engine() -> None:
+    """Have a warm engine (core.standby) wait while the user is about to start a run, so that it starts at once."""
+    standby.ensure()
 
 
 def active_search() -> RunDir | None:

@@ -12,6 +12,7 @@ from ui.forms import OPTIONS, models_for_new_task, option_widget, options_for_ta
 st.title("Training settings")
 if not steps.require("hyperparameters"):
     st.stop()
+steps.warm_engine()  # the run this page may start begins without waiting for imports
 wiz = state.wizard()
 presets = load_presets()
 

@@ -14,6 +14,7 @@ from ui import charts, forms, state, steps
 st.title("Hyperparameter search")
 if not steps.require("search"):
     st.stop()
+steps.warm_engine()  # the run this page may start begins without waiting for imports
 wiz = state.wizard()
 cfg = state.config()
 st.caption("Trains several short variants of your recipe, scores each on the **validation** split, and lets you "

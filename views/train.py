@@ -15,6 +15,7 @@ from ui.live import render_run
 st.title("Train")
 if not steps.require("train"):
     st.stop()
+steps.warm_engine()  # the run this page may start begins without waiting for imports
 wiz = state.wizard()
 run = steps.active_run()
 status = run.read_status() if run else {}

@@ -1,0 +1,165 @@
+"""A warm engine process: the app's next run starts without waiting for torch and transformers to import.
+
+Importing `transformers.trainer` alone takes ~10 s on 2 cores (torch, torch._dynamo, torch.distributed, datasets,
+pandas), longer than everything else a run does before its first step. The app keeps one standby process per
+workspace that has done those imports and waits for a job; the launcher hands it the run's command instead of
+starting a new interpreter, and the standby becomes that run: same argv, same log file, same pid file, its own
+session (started with `start_new_session`, so it outlives the Streamlit server like any run). Anything that
+goes wrong with the hand-over falls back to a fresh process.
+
+Files, under `$FINETUNE_HOME/.standby/`:
+    ready     The standby's pid, written once its imports are done (removed when it takes a job or leaves).
+    job.json  A job offered by the launcher; the standby takes it by renaming it to taken-<pid>.json.
+    log.txt   The standby's own output while it waits.
+
+`FINETUNE_WARM_ENGINE=0` turns the standby off (the tests do, except the ones about it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from core.workspace import active_jobs, workspace_home
+
+IDLE_TIMEOUT_S = 30 * 60  # a standby nobody used for this long leaves (it holds ~0.5 GB of imported code)
+POLL_S = 0.1
+HAND_OVER_TIMEOUT_S = 5.0
+REPO_ROOT = Path(__file__).resolve().parents[1]
+RUN_ENV = {"PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false"}
+
+
+def enabled() -> bool:
+    return os.environ.get("FINETUNE_WARM_ENGINE", "1") != "0"
+
+
+def folder() -> Path:
+    path = workspace_home() / ".standby"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _read_pid(path: Path) -> int | None:
+    try:
+        pid = int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return pid if _alive(pid) else None
+
+
+def ready_pid() -> int | None:
+    """The pid of a standby that finished its imports and waits for a job, if there is one."""
+    return _read_pid(folder() / "ready")
+
+
+def ensure() -> int | None:
+    """Start a standby if warm starts are on, none is alive (ready or still importing) and no job is active.
+
+    A job that trains is left alone: a standby importing beside it would take its processor for ~10 s.
+    Returns the standby's pid, or None.
+    """
+    if not enabled():
+        return None
+    home = folder()
+    pid = _read_pid(home / "pid")
+    if pid is not None or active_jobs():
+        return pid
+    with (home / "log.txt").open("ab") as log:
+        child = subprocess.Popen([sys.executable, "-m", "core", "standby"], cwd=REPO_ROOT, stdout=log,
+                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+                                 env={**os.environ, **RUN_ENV})
+    (home / "pid").write_text(str(child.pid))
+    return child.pid
+
+
+def stop() -> None:
+    """Send the waiting standby away (e.g. before the code or the environment changes)."""
+    pid = ready_pid()
+    if pid is not None:
+        try:
+            os.kill(pid, 15)
+        except OSError:
+            pass
+
+
+def hand_over(argv: list[str], log: Path) -> int | None:
+    """Give a `python -m core ...` command to the ready standby; its pid once it took the job, else None.
+
+    The caller then treats that pid as the run's process. A standby that does not take the job within a few
+    seconds is skipped: the job is withdrawn (an atomic rename back) and the caller starts a fresh process.
+    """
+    if not enabled() or argv[1:3] != ["-m", "core"]:
+        return None
+    pid = ready_pid()
+    if pid is None:
+        return None
+    home = folder()
+    offer, draft = home / "job.json", home / f"job-{os.getpid()}.draft"
+    draft.write_text(json.dumps({"argv": argv[3:], "log": str(log)}))
+    os.replace(draft, offer)
+    taken = home / f"taken-{pid}.json"
+    deadline = time.monotonic() + HAND_OVER_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if taken.exists() or not offer.exists():
+            return pid if _alive(pid) else None
+        time.sleep(POLL_S / 2)
+    try:
+        os.replace(offer, home / f"withdrawn-{os.getpid()}.json")  # fails if the standby took it meanwhile
+    except FileNotFoundError:
+        return pid if _alive(pid) else None
+    return None
+
+
+def serve(idle_timeout_s: float = IDLE_TIMEOUT_S) -> int:
+    """The standby's life: import the engine, wait for one job, become it (or leave after `idle_timeout_s`)."""
+    home, me = folder(), os.getpid()
+    import core.runner  # noqa: F401  (the heavy imports are the point of the standby)
+
+    (home / "ready").write_text(str(me))
+    deadline = time.monotonic() + idle_timeout_s
+    offer = home / "job.json"
+    try:
+        while time.monotonic() < deadline:
+            if _read_pid(home / "ready") != me:  # replaced by another standby: leave
+                return 0
+            try:
+                os.replace(offer, home / f"taken-{me}.json")
+            except FileNotFoundError:
+                time.sleep(POLL_S)
+                continue
+            return _run_job(home / f"taken-{me}.json")
+        return 0
+    finally:
+        for name in ("ready", "pid"):
+            if _read_pid(home / name) == me:
+                (home / name).unlink(missing_ok=True)
+
+
+def _run_job(taken: Path) -> int:
+    """Become the offered command: its log on stdout/stderr, then the CLI as `python -m core ...` would run it."""
+    job = json.loads(taken.read_text())
+    home = taken.parent
+    for name in ("ready", "pid"):  # from now on this process is a run, not a standby
+        (home / name).unlink(missing_ok=True)
+    with open(job["log"], "ab") as log:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+    taken.unlink(missing_ok=True)
+    from core.cli import main
+
+    sys.argv = [sys.argv[0], *job["argv"]]
+    return main(job["argv"])
