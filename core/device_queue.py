@@ -79,14 +79,16 @@ def ordinal(n: int) -> str:
     return f"{n}{suffix}"
 
 
+def queue_places() -> dict[Path, str]:
+    """'2nd in queue, after run X' for every waiting job, by its resolved folder."""
+    queue = list_queue()
+    return {job.run.path.resolve(): f"{ordinal(job.position)} in queue" + (f", after {queue[i - 1].label}" if i else "")
+            for i, job in enumerate(queue) if job.state == WAITING}
+
+
 def describe_position(run: RunDir) -> str | None:
     """'2nd in queue, after run X' for a waiting run; None when it is not waiting."""
-    queue = list_queue()
-    for i, job in enumerate(queue):
-        if job.state == WAITING and job.run.path.resolve() == run.path.resolve():
-            ahead = f", after {queue[i - 1].label}" if i else ""
-            return f"{ordinal(job.position)} in queue{ahead}"
-    return None
+    return queue_places().get(run.path.resolve())
 
 
 def refuse_if_busy(run: RunDir) -> None:

@@ -19,6 +19,7 @@ from core.launcher import REPO_ROOT, WAIT_FLAG, _spawn, start_run
 from core.rundir import RunDir
 from core.workspace import new_run_dir
 from tests.test_faults import SLEEP, kill, wait_for
+from tests.test_pages import open_page, ready_wizard, texts
 
 QUIT = [sys.executable, "-c", "pass"]
 
@@ -121,3 +122,33 @@ def test_the_queue_lists_the_active_job_then_the_waiting_ones_with_their_positio
     lines = capsys.readouterr().out.splitlines()
     assert [line.split()[:2] for line in lines] == [["active", "running"], ["1st", "waiting"], ["2nd", "waiting"]]
     assert lines[2].endswith(second.name)
+
+
+# --- the queue in the UI -------------------------------------------------------------------------------------------
+
+
+def test_the_runs_page_shows_each_waiting_run_with_its_place(busy):
+    second, first = waiting("second", 200.0), waiting("first", 100.0)
+    at = open_page("runs", ready_wizard())
+    runs, queue = at.dataframe[0].value, at.dataframe[1].value
+    states = dict(zip(runs["name"], runs["state"], strict=True))
+    assert states[second.name] == f"waiting (2nd in queue, after run {first.name})"
+    assert states[first.name] == f"waiting (1st in queue, after run {busy.name})"
+    assert queue[["place", "name"]].values.tolist() == [["now", busy.name], ["1st", first.name],
+                                                        ["2nd", second.name]]
+
+
+def test_the_train_page_queues_a_run_and_shows_its_place(busy, monkeypatch):
+    monkeypatch.setattr(core.launcher, "train_command", lambda run, resume=False: SLEEP)
+    at = open_page("train", ready_wizard())
+    queue = next(b for b in at.button if b.label == "Queue this run")
+    assert not queue.disabled, "offered while another run holds the device"
+    queue.click().run()
+    run = RunDir(busy.path.parent / at.session_state["wizard"]["active_run"])
+    try:
+        assert run.read_status()["state"] == "waiting"
+        assert "Waiting in queue" in texts(at.markdown)
+        assert texts(at.caption).count(f"1st in queue, after run {busy.name}") == 2  # the page and the sidebar
+        assert any(b.label == "Leave the queue" for b in at.button)
+    finally:
+        kill(run.launched_pid())
