@@ -11,7 +11,7 @@ from pathlib import Path, PurePosixPath
 
 from core.config import headline_metric
 from core.errors import ConfigError
-from core.rundir import ACTIVE_STATES, RunDir, read_json, write_json_atomic
+from core.rundir import ACTIVE_STATES, LIVE_STATES, RunDir, read_json, write_json_atomic
 from core.uploads import check_upload
 
 DEFAULT_HOME = Path.home() / ".finetune-studio"
@@ -103,9 +103,9 @@ def list_trials() -> dict[str, RunDir]:
 
 
 def delete_run(run: RunDir) -> None:
-    """Remove a run directory that is not active."""
-    if run.read_status().get("state") in {"running", "stopping", "queued"}:
-        raise ConfigError("This run is still active.", "Stop it first, then delete it.")
+    """Remove a run directory that is neither active nor waiting in the queue."""
+    if run.read_status().get("state") in LIVE_STATES:
+        raise ConfigError("This run is still active or waiting in the queue.", "Stop it first, then delete it.")
     if run.path.resolve().parent != runs_dir().resolve():
         raise ConfigError("Only runs inside the workspace can be deleted.", "Pick a run from the list.")
     shutil.rmtree(run.path)

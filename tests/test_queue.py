@@ -14,10 +14,10 @@ import core.launcher
 from core.cli import main
 from core.config import TrainConfig
 from core.device_queue import describe_position, list_queue, try_take_turn, wait_for_device, waiting_jobs
-from core.errors import ResourceError
+from core.errors import ConfigError, ResourceError
 from core.launcher import REPO_ROOT, WAIT_FLAG, _spawn, start_run
 from core.rundir import RunDir
-from core.workspace import new_run_dir
+from core.workspace import delete_run, new_run_dir
 from tests.test_faults import SLEEP, kill, wait_for
 from tests.test_pages import open_page, ready_wizard, texts
 
@@ -72,6 +72,13 @@ def test_a_waiting_job_whose_process_died_is_skipped(busy):
     assert [job.run.name for job in waiting_jobs()] == [alive.name]
     kill(busy.launched_pid())
     assert try_take_turn(alive)
+
+
+def test_a_waiting_run_cannot_be_deleted_under_its_process(home):
+    run = waiting("patient", 100.0)
+    with pytest.raises(ConfigError, match="waiting in the queue"):
+        delete_run(run)
+    assert run.path.exists()
 
 
 def test_the_launcher_queues_instead_of_refusing_and_a_plain_start_cannot_jump_the_queue(busy, monkeypatch):
