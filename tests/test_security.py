@@ -29,6 +29,14 @@ def test_server_listens_on_localhost_with_xsrf_on():
     assert server["maxUploadSize"] == 200
 
 
+def test_the_built_in_dataframe_csv_download_is_off():
+    """st.dataframe's "Download as CSV" writes formula cells raw; our CSVs go through core.exports instead."""
+    client = tomllib.loads((REPO / ".streamlit" / "config.toml").read_text())["client"]
+    assert client["disableDataExport"] is True
+    known = st_config.get_config_options()
+    assert "client.disableDataExport" in known, "an option this Streamlit does not know is silently ignored"
+
+
 @pytest.fixture
 def address():
     """Set server.address for one test (as `--server.address` would), restoring it afterwards."""
