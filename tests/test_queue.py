@@ -18,7 +18,7 @@ from core.errors import ConfigError, ResourceError
 from core.launcher import REPO_ROOT, WAIT_FLAG, _spawn, start_run
 from core.rundir import RunDir
 from core.workspace import delete_run, new_run_dir
-from tests.test_faults import SLEEP, kill, wait_for
+from tests.test_faults import SLEEP, kill, recipe, wait_for
 from tests.test_pages import open_page, ready_wizard, texts
 
 QUIT = [sys.executable, "-c", "pass"]
@@ -95,6 +95,18 @@ def test_the_launcher_queues_instead_of_refusing_and_a_plain_start_cannot_jump_t
             start_run(TrainConfig(), new_run_dir("jumper"))
     finally:
         kill(pid)
+
+
+@pytest.mark.slow
+def test_a_queued_run_trains_to_the_end_once_the_device_is_free(busy, sentiment_csv, tiny_model_dir):
+    run = new_run_dir("queued")
+    start_run(recipe(sentiment_csv, tiny_model_dir, epochs=1), run, wait=True)
+    time.sleep(3)
+    assert run.read_status()["state"] == "waiting" and not run.recipe.exists(), "nothing trains while it waits"
+    kill(busy.launched_pid())
+    wait_for(lambda: run.read_status()["state"] not in {"waiting", "queued", "running"}, 300, step=1)
+    assert run.read_status()["state"] == "completed", run.tail_log()
+    assert run.metrics.exists() and run.model.is_dir()
 
 
 def test_stop_on_a_waiting_job_cancels_it_before_torch_is_imported(busy, tmp_path):
