@@ -19,7 +19,7 @@ from core.launcher import REPO_ROOT, WAIT_FLAG, _spawn, start_run
 from core.rundir import RunDir
 from core.workspace import delete_run, new_run_dir
 from tests.test_faults import SLEEP, kill, recipe, wait_for
-from tests.test_pages import open_page, ready_wizard, texts
+from tests.test_pages import by_label, open_page, ready_wizard, texts
 
 QUIT = [sys.executable, "-c", "pass"]
 
@@ -171,3 +171,17 @@ def test_the_train_page_queues_a_run_and_shows_its_place(busy, monkeypatch):
         assert any(b.label == "Leave the queue" for b in at.button)
     finally:
         kill(run.launched_pid())
+
+
+def test_the_search_page_offers_the_queue_and_shows_a_waiting_search_with_its_place(busy):
+    at = open_page("search", ready_wizard())
+    assert not by_label(at.button, "Queue this search").disabled, "offered while another job holds the device"
+    folder = new_run_dir("patient", kind="searches")
+    folder.create()
+    folder.write_status("waiting", pid=os.getpid(), enqueued=100.0)
+    at = open_page("search", ready_wizard(active_search=folder.name))
+    assert by_label(at.button, "Queue this search").disabled, "its own search already waits"
+    assert "Waiting" in texts(at.markdown)
+    assert f"1st in queue, after run {busy.name}" in texts(at.caption)
+    by_label(at.button, "Leave the queue").click().run()
+    assert folder.stop_requested()
