@@ -20,12 +20,11 @@ from pathlib import Path
 
 from core.errors import ResourceError
 from core.rundir import WAITING, RunDir
-from core.workspace import active_jobs, runs_dir, workspace_home
+from core.workspace import JOB_KINDS, active_jobs, runs_dir, workspace_home
 
 logger = logging.getLogger(__name__)
 
 POLL_S = 2.0
-KINDS = ("runs", "searches")
 
 
 @dataclass(frozen=True)
@@ -54,21 +53,22 @@ def launch_lock() -> Iterator[None]:
 def waiting_jobs(exclude: Path | None = None) -> list[QueuedJob]:
     """Live waiting jobs of the workspace, first to go first (a waiting job whose process died is skipped)."""
     found = []
-    for kind in KINDS:
-        for path in runs_dir(kind).iterdir():
+    for folder, kind in JOB_KINDS.items():
+        for path in runs_dir(folder).iterdir():
             status = RunDir(path).read_status() if path.is_dir() else {}
             if status.get("state") == WAITING and (exclude is None or path.resolve() != exclude.resolve()):
-                found.append((float(status.get("enqueued") or 0), path.name, kind[:-1], RunDir(path)))
+                found.append((float(status.get("enqueued") or 0), path.name, kind, RunDir(path)))
     return [QueuedJob(kind, run, WAITING, i, enqueued)
             for i, (enqueued, _, kind, run) in enumerate(sorted(found, key=lambda f: f[:2]), start=1)]
 
 
 def list_queue() -> list[QueuedJob]:
     """The active jobs (position 0) then the waiting ones in the order they will run."""
+    folders = {kind: folder for folder, kind in JOB_KINDS.items()}
     active = []
     for label in active_jobs():
         kind, name = label.split(" ", 1)
-        run = RunDir(runs_dir(f"{kind}es" if kind == "search" else f"{kind}s") / name)
+        run = RunDir(runs_dir(folders[kind]) / name)
         active.append(QueuedJob(kind, run, run.read_status().get("state", "?"), 0, 0.0))
     return [*active, *waiting_jobs()]
 

@@ -82,13 +82,16 @@ def list_runs() -> list[dict]:
     return sorted(rows, key=lambda r: -float(r["started"] or 0))
 
 
+JOB_KINDS = {"runs": "run", "searches": "search"}  # workspace folder -> what one job in it is called
+
+
 def active_jobs(exclude: Path | None = None) -> list[str]:
-    """Runs and searches of the workspace whose process is alive now (other than `exclude`), by folder name."""
+    """Runs and searches of the workspace whose process is alive now (other than `exclude`), as 'run NAME'."""
     busy, exclude = [], exclude.resolve() if exclude else None
-    for kind in ("runs", "searches"):
-        for path in sorted(runs_dir(kind).iterdir()):
+    for folder, kind in JOB_KINDS.items():
+        for path in sorted(runs_dir(folder).iterdir()):
             if path.is_dir() and path.resolve() != exclude and RunDir(path).read_status().get("state") in ACTIVE_STATES:
-                busy.append(f"{kind[:-1]} {path.name}")
+                busy.append(f"{kind} {path.name}")
     return busy
 
 

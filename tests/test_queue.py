@@ -185,3 +185,12 @@ def test_the_search_page_offers_the_queue_and_shows_a_waiting_search_with_its_pl
     assert f"1st in queue, after run {busy.name}" in texts(at.caption)
     by_label(at.button, "Leave the queue").click().run()
     assert folder.stop_requested()
+
+
+def test_an_active_search_is_named_a_search_in_the_refusal_and_the_queue(home):
+    search = new_run_dir("looking", kind="searches")
+    search.create()
+    search.write_status("running", pid=os.getpid())
+    with pytest.raises(ResourceError, match=f"The search {search.name} is still active"):
+        start_run(TrainConfig(), new_run_dir("refused"))
+    assert [job.label for job in list_queue()] == [f"search {search.name}"]
