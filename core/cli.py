@@ -1,4 +1,4 @@
-"""The command line: `python -m core train|search|inspect|status|stop|models|...`, built from the recipe schema."""
+"""The command line: `python -m core train|search|inspect|status|stop|queue|models|…`, from the recipe schema."""
 
 from __future__ import annotations
 
@@ -17,6 +17,9 @@ logger = logging.getLogger("core")
 
 EXIT_USER_ERROR = 2
 EXIT_CRASH = 1
+WAIT_HELP = ("When another run or search holds the device, wait in the workspace's queue (FIFO) instead of "
+             "refusing; `python -m core queue` lists it, `python -m core stop` on the output cancels the wait.")
+DEVICE_COMMANDS = {"train", "search", "promote"}
 
 
 def _parser_type(annotation: str):
@@ -56,14 +59,19 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--output", required=True, help="Run directory to create (metrics, model, report).")
     train.add_argument("--resume", action="store_true", help="Continue the run in --output from its last checkpoint.")
     train.add_argument("--overwrite", action="store_true", help="Reuse a non-empty --output that is not active.")
+    train.add_argument("--wait-for-device", action="store_true", help=WAIT_HELP)
     add_recipe_options(train)
     add_search_parser(commands)
     promote = commands.add_parser("promote", help="Train, test and export the best trial of a search.")
     promote.add_argument("search_dir", help="The search directory.")
     promote.add_argument("--output", required=True, help="Run directory for the final model.")
-    for name, text in (("status", "Print a run's status."), ("stop", "Ask a running run to stop gracefully.")):
+    promote.add_argument("--wait-for-device", action="store_true", help=WAIT_HELP)
+    promote.set_defaults(resume=False, overwrite=False)
+    for name, text in (("status", "Print a run's status."),
+                       ("stop", "Ask a running run to stop gracefully (or a waiting one to leave the queue).")):
         sub = commands.add_parser(name, help=text)
         sub.add_argument("run_dir", help="The run directory.")
+    commands.add_parser("queue", help="List the job holding the device and the jobs waiting for it, in order.")
     add_export_parsers(commands)
     add_inspect_parser(commands)
     models = commands.add_parser("models", help="List the model catalogue.")
@@ -89,6 +97,7 @@ def add_search_parser(commands) -> None:
                         help="Optuna storage URL (default: SQLite file in --output); e.g. postgresql://...")
     search.add_argument("--study", default=None, help="Study name (default: the --output folder name).")
     search.add_argument("--space", default=None, help="JSON file with the search space (default: per strategy).")
+    search.add_argument("--wait-for-device", action="store_true", help=WAIT_HELP)
     search.set_defaults(resume=False)
     add_recipe_options(search)
 
@@ -177,10 +186,6 @@ def run_command(args: argparse.Namespace) -> int:
         return 0
     if args.command == "inspect":
         return run_inspect_command(args)
-    if args.command == "standby":
-        from core.standby import serve
-
-        return serve(args.idle_timeout)
     if args.command in {"export-onnx", "push"}:
         return run_export_command(args)
     if args.command == "promote":
@@ -196,6 +201,8 @@ def run_command(args: argparse.Namespace) -> int:
     elif args.command == "stop":
         RunDir(args.run_dir).request_stop()
         print(f"Stop requested for {args.run_dir}.")
+    elif args.command == "queue":
+        print_queue()
     elif args.command == "models":
         from core.catalogue import models_for_task
 
@@ -205,9 +212,53 @@ def run_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def print_queue() -> None:
+    """`queue`: one line per job, the active one first, then the waiting ones in the order they will run."""
+    from core.device_queue import list_queue, ordinal
+
+    jobs = list_queue()
+    if not jobs:
+        print("The device is free and no job is waiting.")
+    for job in jobs:
+        place = "active" if job.position == 0 else ordinal(job.position)
+        print(f"{place:8} {job.state:9} {job.kind:7} {job.run.path}")
+
+
+def take_device(args: argparse.Namespace) -> bool:
+    """Before any heavy import: wait for the device (`--wait-for-device`), or refuse when it is busy.
+
+    A job the launcher started already holds the device ('queued'). Returns False when a wait was cancelled.
+
+    Raises:
+        ResourceError: The device is busy and the command was not asked to wait.
+        ConfigError: --output holds a run this command must not clobber.
+    """
+    from core.device_queue import launch_lock, refuse_if_busy, wait_for_device
+    from core.errors import ResourceError
+    from core.rundir import RunDir, check_output
+
+    run = RunDir(args.output)
+    if args.command != "search":
+        check_output(run, args.resume, args.overwrite)  # before the queue writes its status into the folder
+    if args.wait_for_device:
+        return wait_for_device(run)
+    if run.read_status().get("state") == "queued":
+        return True
+    with launch_lock():
+        try:
+            refuse_if_busy(run)
+        except ResourceError as exc:
+            raise ResourceError(exc.problem, f"{exc.fix} Or add --wait-for-device to wait in the queue.") from None
+    return True
+
+
 def configure_logging(verbose: bool) -> None:
     level = logging.INFO if is_main_process() else logging.WARNING  # one process narrates a distributed run
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+
+
+def quiet_libraries(verbose: bool) -> None:
+    """Silence the Hugging Face libraries' progress bars and chatter (imports them, so after any wait)."""
     if not verbose:
         from datasets.utils.logging import disable_progress_bar as disable_datasets_bars
         from huggingface_hub.utils import disable_progress_bars
@@ -224,8 +275,16 @@ def configure_logging(verbose: bool) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point: parse, run, and turn user errors into one clear line and exit code 2."""
     args = build_parser().parse_args(argv)
+    if args.command == "standby":  # imports the engine, then runs main() again with the job it is given
+        from core.standby import serve
+
+        return serve(args.idle_timeout)
     configure_logging(args.verbose)
     try:
+        if args.command in DEVICE_COMMANDS and is_main_process() and not take_device(args):
+            print("Cancelled while waiting for the device; nothing was trained.", file=sys.stderr)
+            return 0
+        quiet_libraries(args.verbose)
         return run_command(args)
     except FineTuneError as exc:
         print(f"{exc.kind}: {exc}", file=sys.stderr)

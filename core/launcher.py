@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import os
 import shlex
 import subprocess
@@ -13,11 +12,11 @@ from pathlib import Path
 
 from core import standby
 from core.config import TrainConfig
-from core.errors import ResourceError
+from core.device_queue import enqueue, launch_lock, refuse_if_busy
 from core.rundir import RunDir
-from core.workspace import active_jobs, workspace_home
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+WAIT_FLAG = "--wait-for-device"
 
 
 def train_command(run: RunDir, resume: bool = False) -> list[str]:
@@ -45,58 +44,66 @@ def flags_command(cfg: TrainConfig, output: str) -> str:
     return shlex.join([*parts, "--output", output])
 
 
-def start_run(cfg: TrainConfig | None, run: RunDir, resume: bool = False) -> int:
+def start_run(cfg: TrainConfig | None, run: RunDir, resume: bool = False, wait: bool = False) -> int:
     """Launch training in its own session (it outlives the UI) with output to run/log.txt.
 
     Args:
         cfg: The recipe (ignored on resume: the run's own recipe is used).
         run: The run directory; created if needed.
         resume: Continue from the run's last checkpoint.
+        wait: Queue the run behind the active and waiting jobs instead of refusing when the device is busy.
 
     Returns:
         The child's pid.
+
+    Raises:
+        ResourceError: The device is busy and `wait` is False (see `device_claim`).
     """
     if not resume and cfg is None:
         raise ValueError("A new run needs a recipe.")
-    with device_claim(run):  # before anything is written: a refused run leaves no folder behind
+    with device_claim(run, wait):  # before anything is written: a refused run leaves no folder behind
         run.create()  # _spawn() also clears a STOP file; the request must be on disk before the child starts
         if not resume:
             cfg.save(run.request)
-        return _spawn(train_command(run, resume), run)
+        return _spawn(train_command(run, resume), run, wait)
 
 
 @contextmanager
-def device_claim(run: RunDir):
-    """Hold the workspace's launch lock while checking that no other job trains, so two clicks cannot both start.
+def device_claim(run: RunDir, wait: bool = False):
+    """Hold the workspace's launch lock while checking that the device is free, so two clicks cannot both start.
+
+    With `wait`, nothing is checked: the job is enqueued under the same lock and takes its turn itself.
 
     Raises:
-        ResourceError: Another run or search of the workspace is active: two jobs would fight for the
-            same CPU/GPU and memory, each slower and either may run out of memory.
+        ResourceError: Another run or search of the workspace is active, or others wait in the queue: two
+            jobs would fight for the same CPU/GPU and memory, each slower and either may run out of memory.
     """
-    with (workspace_home() / ".launch.lock").open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        busy = active_jobs(exclude=run.path)
-        if busy:
-            raise ResourceError(f"The {busy[0]} is still active, and two jobs at once would fight for the same "
-                                "processor and memory.", "Wait for it to finish or stop it, then start this one.")
-        yield  # the lock is released once the new job has written its 'queued' status
+    with launch_lock():
+        if not wait:
+            refuse_if_busy(run)
+        yield  # the lock is released once the new job has written its 'queued' or 'waiting' status
 
 
-def spawn(argv: list[str], run: RunDir) -> int:
+def spawn(argv: list[str], run: RunDir, wait: bool = False) -> int:
     """Start `argv` detached (own session, so it outlives the UI), logging to run/log.txt; returns its pid.
 
     Raises:
-        ResourceError: Another job of the workspace is active (see `device_claim`).
+        ResourceError: The device is busy and `wait` is False (see `device_claim`).
     """
-    with device_claim(run):
-        return _spawn(argv, run)
+    with device_claim(run, wait):
+        return _spawn(argv, run, wait)
 
 
-def _spawn(argv: list[str], run: RunDir) -> int:
+def _spawn(argv: list[str], run: RunDir, wait: bool = False) -> int:
     run.create()
     run.stop_file.unlink(missing_ok=True)
-    run.write_status("queued", pid=None, message="Starting…", phase="starting")
-    pid = standby.hand_over(argv, run.log)  # a warm engine skips ~10 s of imports; else a fresh process
+    pid = None
+    if wait:
+        argv = [*argv, WAIT_FLAG]
+        enqueue(run)
+    else:
+        run.write_status("queued", pid=None, message="Starting…", phase="starting")
+        pid = standby.hand_over(argv, run.log)  # a warm engine skips ~10 s of imports; else a fresh process
     if pid is None:
         with run.log.open("ab") as log:
             pid = subprocess.Popen(argv, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT,
@@ -117,25 +124,26 @@ def search_command(folder: RunDir, search) -> list[str]:
     return argv
 
 
-def start_search(cfg: TrainConfig, search, folder: RunDir) -> int:
-    """Launch one search worker; the search space is written first so the worker uses the user's choice."""
+def start_search(cfg: TrainConfig, search, folder: RunDir, wait: bool = False) -> int:
+    """Launch one search worker (queued behind busy jobs with `wait`); the search space is written first."""
     from core.rundir import write_json_atomic
 
-    with device_claim(folder):  # before anything is written: a refused search leaves no folder behind
+    with device_claim(folder, wait):  # before anything is written: a refused search leaves no folder behind
         folder.create()
         cfg.save(folder.request)
         write_json_atomic(folder.path / "space.json", search.space)
-        return _spawn([*search_command(folder, search), "--space", str(folder.path / "space.json")], folder)
+        return _spawn([*search_command(folder, search), "--space", str(folder.path / "space.json")], folder, wait)
 
 
-def resume_search(folder: RunDir) -> int:
+def resume_search(folder: RunDir, wait: bool = False) -> int:
     """Relaunch a stopped or crashed search: the worker joins the same study and continues its count."""
     from core.search import load_search
 
     search, _ = load_search(folder.path)
-    return spawn([*search_command(folder, search), "--space", str(folder.path / "space.json")], folder)
+    return spawn([*search_command(folder, search), "--space", str(folder.path / "space.json")], folder, wait)
 
 
-def start_promote(search_dir: RunDir, run: RunDir) -> int:
-    """Launch the final training of a search's best trial into `run`."""
-    return spawn([sys.executable, "-m", "core", "promote", str(search_dir.path), "--output", str(run.path)], run)
+def start_promote(search_dir: RunDir, run: RunDir, wait: bool = False) -> int:
+    """Launch the final training of a search's best trial into `run` (queued behind busy jobs with `wait`)."""
+    return spawn([sys.executable, "-m", "core", "promote", str(search_dir.path), "--output", str(run.path)], run,
+                 wait)

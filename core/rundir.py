@@ -26,7 +26,12 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from core.errors import ConfigError
+
 ACTIVE_STATES = {"queued", "running", "stopping"}
+# Queued behind another job (core.device_queue): alive and watched, but holding no device, so not active.
+WAITING = "waiting"
+LIVE_STATES = ACTIVE_STATES | {WAITING}
 FINAL_STATES = {"completed", "failed", "stopped", "crashed"}
 # A live run writes a heartbeat at least every few seconds; much longer silence means it died.
 HEARTBEAT_TIMEOUT_S = 120.0
@@ -72,6 +77,9 @@ class RunDir:
         status = self.read_status_raw()
         if not status:
             return {"state": "missing" if not self.recipe.exists() else "queued"}
+        if status.get("state") == WAITING and not self._alive(status):
+            return {**status, "state": "crashed", "message": "The queued job's process ended before its turn came; "
+                                                             "start it again."}
         if status.get("state") in ACTIVE_STATES and not self._alive(status):
             status = {**status, "state": "crashed",
                       "message": "The training process ended unexpectedly. Resume continues from the last checkpoint."}
@@ -142,6 +150,23 @@ class RunDir:
         found = sorted((p for p in self.checkpoints.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()
                         and (p / "trainer_state.json").is_file()), key=lambda p: int(p.name.split("-")[-1]))
         return found[-1] if found else None
+
+
+def check_output(run: RunDir, resume: bool, overwrite: bool) -> None:
+    """Refuse to clobber a finished or active run, or to resume one that has nothing to resume from."""
+    state = run.read_status().get("state")
+    if state in {"running", "stopping"}:
+        raise ConfigError(f"A run is already active in {run.path}.", "Wait for it, stop it, or use another --output.")
+    if resume:
+        if not run.recipe.exists():
+            raise ConfigError(f"{run.path} holds no run to resume.", "Start a new run with --output.")
+        if state == "completed":
+            raise ConfigError(f"The run in {run.path} already completed.", "Start a new run to train again.")
+        return
+    # 'queued' and 'waiting' are a run directory the launcher (or the queue) prepared for exactly this process.
+    if state not in {"queued", WAITING} and run.path.exists() and any(run.path.iterdir()) and not overwrite:
+        raise ConfigError(f"{run.path} already holds a run ({state}); it is kept, not overwritten.",
+                          "Choose a new --output folder, or pass --resume to continue it.")
 
 
 def pid_alive(pid: int) -> bool:

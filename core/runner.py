@@ -22,27 +22,10 @@ from core.exports import write_csv
 from core.modeling import count_parameters, load_classifier, load_tokenizer, pick_device
 from core.packaging import export_model
 from core.preparation import prepare_data
-from core.rundir import RunDir, write_json_atomic
+from core.rundir import RunDir, check_output, write_json_atomic
 from core.training import build_trainer, predict_with_labels, tokenize_frame
 
 logger = logging.getLogger(__name__)
-
-
-def check_output(run: RunDir, resume: bool, overwrite: bool) -> None:
-    """Refuse to clobber a finished or active run, or to resume one that has nothing to resume from."""
-    state = run.read_status().get("state")
-    if state in {"running", "stopping"}:
-        raise ConfigError(f"A run is already active in {run.path}.", "Wait for it, stop it, or use another --output.")
-    if resume:
-        if not run.recipe.exists():
-            raise ConfigError(f"{run.path} holds no run to resume.", "Start a new run with --output.")
-        if state == "completed":
-            raise ConfigError(f"The run in {run.path} already completed.", "Start a new run to train again.")
-        return
-    # 'queued' is a run directory the launcher prepared for exactly this process.
-    if state != "queued" and run.path.exists() and any(run.path.iterdir()) and not overwrite:
-        raise ConfigError(f"{run.path} already holds a run ({state}); it is kept, not overwritten.",
-                          "Choose a new --output folder, or pass --resume to continue it.")
 
 
 def train_run(cfg: TrainConfig, output: str | Path, resume: bool = False, overwrite: bool = False,

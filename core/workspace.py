@@ -11,7 +11,7 @@ from pathlib import Path, PurePosixPath
 
 from core.config import headline_metric
 from core.errors import ConfigError
-from core.rundir import ACTIVE_STATES, RunDir, read_json, write_json_atomic
+from core.rundir import ACTIVE_STATES, LIVE_STATES, RunDir, read_json, write_json_atomic
 from core.uploads import check_upload
 
 DEFAULT_HOME = Path.home() / ".finetune-studio"
@@ -82,13 +82,16 @@ def list_runs() -> list[dict]:
     return sorted(rows, key=lambda r: -float(r["started"] or 0))
 
 
+JOB_KINDS = {"runs": "run", "searches": "search"}  # workspace folder -> what one job in it is called
+
+
 def active_jobs(exclude: Path | None = None) -> list[str]:
-    """Runs and searches of the workspace whose process is alive now (other than `exclude`), by folder name."""
+    """Runs and searches of the workspace whose process is alive now (other than `exclude`), as 'run NAME'."""
     busy, exclude = [], exclude.resolve() if exclude else None
-    for kind in ("runs", "searches"):
-        for path in sorted(runs_dir(kind).iterdir()):
+    for folder, kind in JOB_KINDS.items():
+        for path in sorted(runs_dir(folder).iterdir()):
             if path.is_dir() and path.resolve() != exclude and RunDir(path).read_status().get("state") in ACTIVE_STATES:
-                busy.append(f"{kind[:-1]} {path.name}")
+                busy.append(f"{kind} {path.name}")
     return busy
 
 
@@ -103,9 +106,9 @@ def list_trials() -> dict[str, RunDir]:
 
 
 def delete_run(run: RunDir) -> None:
-    """Remove a run directory that is not active."""
-    if run.read_status().get("state") in {"running", "stopping", "queued"}:
-        raise ConfigError("This run is still active.", "Stop it first, then delete it.")
+    """Remove a run directory that is neither active nor waiting in the queue."""
+    if run.read_status().get("state") in LIVE_STATES:
+        raise ConfigError("This run is still active or waiting in the queue.", "Stop it first, then delete it.")
     if run.path.resolve().parent != runs_dir().resolve():
         raise ConfigError("Only runs inside the workspace can be deleted.", "Pick a run from the list.")
     shutil.rmtree(run.path)

@@ -56,6 +56,19 @@ def sentiment_csv(tmp_path) -> Path:
     return path
 
 
+@pytest.fixture(autouse=True, scope="session")
+def private_workspace(tmp_path_factory):
+    """Point every test (and the processes it starts) at a throwaway workspace, never the user's real one.
+
+    Starting a job now checks the workspace for busy jobs, so a run of the user's own (or a benchmark's)
+    would otherwise change what a test sees.
+    """
+    patch = pytest.MonkeyPatch()
+    patch.setenv("FINETUNE_HOME", str(tmp_path_factory.mktemp("workspace")))
+    yield
+    patch.undo()
+
+
 @pytest.fixture
 def home(tmp_path, monkeypatch) -> Path:
     """An empty workspace (FINETUNE_HOME) for one test."""

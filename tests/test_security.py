@@ -16,6 +16,7 @@ from streamlit.testing.v1 import AppTest
 from core.errors import ConfigError, FineTuneError
 from core.exports import csv_bytes, neutralise_cell, write_csv
 from core.workspace import project_dir, run_by_name, store_upload, workspace_home
+from ui import guess_limit
 
 REPO = Path(__file__).resolve().parents[1]
 TABLE = b"text,label\nfine,pos\n"
@@ -26,6 +27,14 @@ def test_server_listens_on_localhost_with_xsrf_on():
     assert server["address"] == "localhost"
     assert server["enableXsrfProtection"] is True
     assert server["maxUploadSize"] == 200
+
+
+def test_the_built_in_dataframe_csv_download_is_off():
+    """st.dataframe's "Download as CSV" writes formula cells raw; our CSVs go through core.exports instead."""
+    client = tomllib.loads((REPO / ".streamlit" / "config.toml").read_text())["client"]
+    assert client["disableDataExport"] is True
+    known = st_config.get_config_options()
+    assert "client.disableDataExport" in known, "an option this Streamlit does not know is silently ignored"
 
 
 @pytest.fixture
@@ -73,6 +82,46 @@ def test_network_with_a_password_shows_only_the_login_until_it_is_right(home, ad
     at.text_input[0].input("correct horse")
     at.button[0].click().run()
     assert not at.exception and wizard_visible(at)
+
+
+def guess(at: AppTest, password: str) -> AppTest:
+    at.text_input[0].input(password)
+    at.button[0].click().run()
+    return at
+
+
+def test_five_wrong_passwords_lock_the_login_for_30_s_then_double(home, address, monkeypatch):
+    now = [1_000_000.0]
+    monkeypatch.setattr(guess_limit, "clock", lambda: now[0])
+    monkeypatch.setenv("FINETUNE_PASSWORD", "correct horse")
+    address("0.0.0.0")
+    at = run_app(home)
+    for _ in range(4):
+        assert guess(at, "wrong").error[0].value == "Wrong password."
+    guess(at, "wrong")
+    assert "Too many wrong passwords. Try again at" in at.error[0].value and "(in 30 s)" in at.error[0].value
+    at.run()
+    assert not at.text_input, "no form, so no guess is even compared, while locked"
+    assert "Try again" in run_app(home).error[0].value, "a new session from the same client is locked too"
+    now[0] += 31
+    at.run()
+    guess(at, "wrong again")
+    assert "(in 60 s)" in at.error[0].value, "the next lock is twice as long"
+    now[0] += 61
+    at.run()
+    guess(at, "correct horse")
+    assert not at.exception and wizard_visible(at)
+    assert guess_limit.locked_until(["client:local"]) == 0 and not run_app(home).error, "a right guess clears it"
+
+
+def test_the_guess_lock_doubles_up_to_an_hour_and_is_forgotten_after_a_day(home, monkeypatch):
+    now = [0.0]
+    monkeypatch.setattr(guess_limit, "clock", lambda: now[0])
+    locks = [guess_limit.record_failure(["client:x"]) for _ in range(14)]
+    assert locks[:4] == [0.0] * 4 and locks[4:7] == [30.0, 60.0, 120.0] and locks[-1] == guess_limit.MAX_LOCK_S
+    assert guess_limit.locked_until(["session:other", "client:x"]) == guess_limit.MAX_LOCK_S
+    now[0] = guess_limit.FORGET_AFTER_S + 1
+    assert guess_limit.record_failure(["client:x"]) == 0.0, "a day later the count starts afresh"
 
 
 @pytest.mark.parametrize("name", ["../../../etc/evil.csv", "/tmp/absolute.csv", "..\\..\\windows.csv",

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hmac
 import os
+import uuid
 
 import streamlit as st
 from streamlit.errors import StreamlitSecretNotFoundError
 
+from ui import guess_limit
+
 PASSWORD_ENV = "FINETUNE_PASSWORD"
 LOCAL_ADDRESSES = {"localhost", "127.0.0.1", "::1"}
-KEY = "access_granted"  # this module owns this session_state key
+KEY = "access_granted"  # this module owns these session_state keys
+SESSION_KEY = "access_session"
 
 
 def _secret(name: str):
@@ -59,13 +64,41 @@ def require_access() -> None:
     if st.session_state.get(KEY):
         return
     st.title("FineTune Studio")
+    _password_form(password)
+    st.stop()
+
+
+def _guess_keys() -> list[str]:
+    """Who a guess is counted against: this browser session and the client's address (shared by its sessions)."""
+    session = st.session_state.setdefault(SESSION_KEY, uuid.uuid4().hex)
+    address = st.context.ip_address  # None on localhost (and not a string under AppTest)
+    return [f"session:{session}", f"client:{address if isinstance(address, str) else 'local'}"]
+
+
+def _locked_message(until: float) -> None:
+    at = dt.datetime.fromtimestamp(until).strftime("%H:%M:%S")
+    st.error(f"Too many wrong passwords. Try again at {at} (in {max(1, round(until - guess_limit.clock()))} s).")
+
+
+def _password_form(password: str) -> None:
+    """The login form; wrong guesses lock the session and the client for longer and longer."""
+    keys = _guess_keys()
+    until = guess_limit.locked_until(keys)
+    if until:
+        _locked_message(until)  # no form, and no comparison, until the lock ends
+        return
     with st.form("login"):
         typed = st.text_input("Password", type="password")
         submitted = st.form_submit_button("Enter", type="primary")
+    if not submitted:
+        return
     # compare_digest takes the same time however much of the guess is right: no timing side channel
-    if submitted and hmac.compare_digest(typed.encode(), password.encode()):
+    if hmac.compare_digest(typed.encode(), password.encode()):
+        guess_limit.clear(keys)
         st.session_state[KEY] = True
         st.rerun()
-    if submitted:
+    until = guess_limit.record_failure(keys)
+    if until:
+        _locked_message(until)
+    else:
         st.error("Wrong password.")
-    st.stop()

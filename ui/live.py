@@ -7,12 +7,14 @@ import time
 import streamlit as st
 
 from core.config import headline_metric
+from core.device_queue import describe_position, list_queue
 from core.errors import FineTuneError
 from core.launcher import start_run
-from core.rundir import ACTIVE_STATES, RunDir, read_json
+from core.rundir import ACTIVE_STATES, LIVE_STATES, WAITING, RunDir, read_json
 from ui import charts
 
-BADGES = {"queued": ("Starting", "blue"), "running": ("Running", "blue"), "stopping": ("Stopping", "orange"),
+BADGES = {WAITING: ("Waiting in queue", "violet"),
+          "queued": ("Starting", "blue"), "running": ("Running", "blue"), "stopping": ("Stopping", "orange"),
           "completed": ("Completed", "green"), "stopped": ("Stopped", "orange"), "failed": ("Failed", "red"),
           "crashed": ("Crashed", "red")}
 POLL_S = 2
@@ -26,18 +28,30 @@ def _duration(seconds: float | None) -> str:
 
 
 def _controls(run: RunDir, state: str) -> None:
-    if state in {"running", "queued"}:
+    if state == WAITING:
+        if st.button("Leave the queue", icon=":material/cancel:", help="Cancels this run before it trains."):
+            run.request_stop()
+            st.toast("The run leaves the queue within a few seconds.")
+    elif state in {"running", "queued"}:
         if st.button("Stop", icon=":material/stop:", help="Stops after the current step and keeps the best model."):
             run.request_stop()
             st.toast("Stop requested; the best model so far will be evaluated and saved.")
     elif state in {"stopped", "crashed", "failed"} and run.last_checkpoint() is not None:
-        if st.button("Resume", icon=":material/replay:", help="Continues from the last checkpoint."):
-            try:
-                start_run(None, run, resume=True)
-            except FineTuneError as exc:  # another run or search holds the machine
-                st.error(f"**{exc.kind}:** {exc}")
-                return
-            st.rerun(scope="app")
+        _resume(run)
+
+
+def _resume(run: RunDir) -> None:
+    """Resume now, or, while another job holds the device, queue the resumed run behind it."""
+    busy = bool(list_queue())
+    label, icon = ("Queue resume", ":material/queue:") if busy else ("Resume", ":material/replay:")
+    if st.button(label, icon=icon, help="Continues from the last checkpoint" + (" once the device is free." if busy
+                                                                                else ".")):
+        try:
+            start_run(None, run, resume=True, wait=busy)
+        except FineTuneError as exc:  # another job took the machine meanwhile
+            st.error(f"**{exc.kind}:** {exc}")
+            return
+        st.rerun(scope="app")
 
 
 def _progress(status: dict) -> None:
@@ -74,6 +88,8 @@ def _body(run: RunDir) -> str:
     state = status.get("state", "queued")
     label, colour = BADGES.get(state, (state.capitalize(), "gray"))
     st.markdown(f"### Status: :{colour}-badge[{label}]")
+    if state == WAITING:
+        st.caption(f"{describe_position(run) or 'In the queue'}. It starts by itself; you can close this tab.")
     if status.get("message"):
         (st.error if state in {"failed", "crashed"} else st.info)(status["message"])
     _controls(run, state)
@@ -95,12 +111,12 @@ def _body(run: RunDir) -> str:
 
 def render_run(run: RunDir) -> None:
     """Draw the run; while it is active, redraw every two seconds from the files on disk."""
-    active = run.read_status().get("state") in ACTIVE_STATES
+    active = run.read_status().get("state") in LIVE_STATES
 
     @st.fragment(run_every=POLL_S if active else None)
     def live() -> None:
         state = _body(run)
-        if active and state not in ACTIVE_STATES:
+        if active and state not in LIVE_STATES:
             st.rerun(scope="app")  # stop polling and refresh the sidebar
 
     live()

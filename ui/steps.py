@@ -5,7 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from core import standby
-from core.rundir import ACTIVE_STATES, RunDir
+from core.device_queue import describe_position
+from core.rundir import LIVE_STATES, WAITING, RunDir
 from core.workspace import run_by_name
 from ui import state
 
@@ -100,11 +101,12 @@ def render_sidebar() -> None:
 
 def _run_caption(run: RunDir) -> None:
     """The active run's state, refreshed every few seconds while it is active."""
-    active = run.read_status().get("state") in ACTIVE_STATES
+    active = run.read_status().get("state") in LIVE_STATES
 
     @st.fragment(run_every=5 if active else None)
     def caption() -> None:
         state_name = run.read_status().get("state", "?")
-        st.caption(f"Active run: `{run.name}` — **{state_name.capitalize()}**")
+        place = f" ({describe_position(run)})" if state_name == WAITING else ""
+        st.caption(f"Active run: `{run.name}` — **{state_name.capitalize()}**{place}")
 
     caption()

@@ -5,6 +5,7 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
+from core.device_queue import list_queue, ordinal, queue_places
 from core.errors import FineTuneError
 from core.rundir import read_json
 from core.workspace import delete_run, list_runs, list_trials, recipe_differences, run_by_name
@@ -19,11 +20,21 @@ if not runs:
     st.stop()
 
 table = pd.DataFrame(runs)
+places = {path.name: place for path, place in queue_places().items()}
+table["state"] = [f"waiting ({places[name]})" if name in places else state_name
+                  for name, state_name in zip(table["name"], table["state"], strict=True)]
 table["started"] = table["started"].map(lambda t: dt.datetime.fromtimestamp(float(t)).strftime("%Y-%m-%d %H:%M"))
 table["metric"] = table["metric"].map(lambda m: METRIC_NAMES.get(m, m))
 st.dataframe(table[["name", "state", "started", "task", "model", "strategy", "metric", "score"]], hide_index=True,
              column_config={"name": "run", "state": "status", "metric": "headline test metric",
                             "score": st.column_config.NumberColumn("test score", format="%.4f")})
+
+queue = list_queue()
+if len(queue) > 1 or any(job.position for job in queue):
+    st.subheader("Queue")
+    st.caption("One job uses the processor at a time; the waiting ones start by themselves, in this order.")
+    st.dataframe(pd.DataFrame([{"place": ordinal(job.position) if job.position else "now", "kind": job.kind,
+                                "name": job.run.name, "status": job.state} for job in queue]), hide_index=True)
 
 names = table["name"].tolist()
 st.subheader("Compare")

@@ -4,9 +4,10 @@ import pandas as pd
 import streamlit as st
 
 from core.config import greater_is_better
+from core.device_queue import describe_position, list_queue
 from core.errors import FineTuneError
 from core.launcher import resume_search, start_promote, start_search
-from core.rundir import ACTIVE_STATES
+from core.rundir import ACTIVE_STATES, LIVE_STATES, WAITING
 from core.search import METHODS, SearchConfig, default_space, grid_size, search_report
 from core.workspace import new_run_dir
 from ui import charts, forms, state, steps
@@ -57,14 +58,19 @@ with st.container(border=True):
 
 folder = steps.active_search()
 status = folder.read_status() if folder else {}
-running = status.get("state") in ACTIVE_STATES
-if st.button("Start search", type="primary", disabled=running or not space, icon=":material/play_arrow:"):
+running = status.get("state") in LIVE_STATES
+busy = bool(list_queue())  # another job holds the device or waits for it
+left, right = st.columns([1, 3])
+start = left.button("Start search", type="primary", disabled=running or not space, icon=":material/play_arrow:")
+queue = right.button("Queue this search", disabled=running or not space or not busy, icon=":material/queue:",
+                     help="Waits in line while another run or search uses the processor, then starts by itself.")
+if start or queue:
     search = SearchConfig(method=method, trials=int(trials), timeout_s=minutes * 60 or None, metric=metric, space=space)
     folder = new_run_dir(wiz["project"], kind="searches")
     try:
-        start_search(cfg, search, folder)
+        start_search(cfg, search, folder, wait=queue)
     except FineTuneError as exc:  # another run or search holds the machine
-        st.error(f"**{exc.kind}:** {exc}")
+        st.error(f"**{exc.kind}:** {exc} Or press **Queue this search**.")
         st.stop()
     state.update(active_search=folder.name)
     st.rerun()
@@ -75,11 +81,15 @@ if folder is None:
 @st.fragment(run_every=3 if running else None)
 def live() -> None:
     status = folder.read_status()
-    if running and status.get("state") not in ACTIVE_STATES:
+    if running and status.get("state") not in LIVE_STATES:
         # Stop polling (and enable Start search): a timer left running races the Promote click's page switch
         # and can leave the Train page blank.
         st.rerun(scope="app")
     st.markdown(f"### Search `{folder.name}`: **{status.get('state', 'queued').capitalize()}**")
+    if status.get("state") == WAITING:
+        st.caption(f"{describe_position(folder) or 'In the queue'}; it starts by itself.")
+        if st.button("Leave the queue", icon=":material/cancel:"):
+            folder.request_stop()
     if status.get("state") in {"failed", "crashed"}:
         st.error(status.get("message") or "The search stopped unexpectedly.")
         st.code(folder.tail_log(20), language="text")
@@ -106,7 +116,7 @@ def live() -> None:
         if st.button("Promote best trial", icon=":material/workspace_premium:",
                      help="Trains the final model with these settings, tests it and makes it the active run."):
             run = new_run_dir(wiz["project"])
-            start_promote(folder, run)
+            start_promote(folder, run, wait=bool(list_queue()))  # queued behind any job holding the device
             state.update(active_run=run.name)
             st.switch_page("views/train.py")
 

@@ -5,9 +5,10 @@ import shlex
 import streamlit as st
 
 from core.config import TrainConfig
+from core.device_queue import list_queue
 from core.errors import FineTuneError
 from core.launcher import flags_command, start_run, train_command
-from core.rundir import ACTIVE_STATES
+from core.rundir import LIVE_STATES
 from core.workspace import new_run_dir
 from ui import state, steps
 from ui.live import render_run
@@ -19,17 +20,23 @@ steps.warm_engine()  # the run this page may start begins without waiting for im
 wiz = state.wizard()
 run = steps.active_run()
 status = run.read_status() if run else {}
-active = status.get("state") in ACTIVE_STATES
+active = status.get("state") in LIVE_STATES
+busy = bool(list_queue())  # another job holds the device or waits for it
 
-left, right = st.columns([1, 3])
-if left.button("Start training", type="primary", disabled=active, icon=":material/play_arrow:"):
+left, middle, right = st.columns([1, 1, 2])
+start = left.button("Start training", type="primary", disabled=active, icon=":material/play_arrow:")
+queue = middle.button("Queue this run", disabled=active or not busy, icon=":material/queue:",
+                      help="Waits in line while another run or search uses the processor, then starts by itself.")
+if start or queue:
     try:
         cfg = state.config()
         cfg.validate()
         run = new_run_dir(wiz["project"])
-        start_run(cfg, run)  # refused while another run or search is active
+        start_run(cfg, run, wait=queue)  # a plain start is refused while another job is active or waiting
     except FineTuneError as exc:
         st.error(f"**{exc.kind}:** {exc}")
+        st.info("Press **Queue this run** to start it by itself once the jobs ahead of it end.",
+                icon=":material/queue:")
         st.stop()
     state.update(active_run=run.name)
     st.rerun()
