@@ -7,7 +7,6 @@ import warnings
 from pathlib import Path
 
 from core.errors import DataError
-from core.findings import Finding
 
 # Matches `server.maxUploadSize` in .streamlit/config.toml; the engine enforces it too, for CLI and API callers.
 DEFAULT_MAX_UPLOAD_MB = 200
@@ -123,25 +122,3 @@ def _check_dimensions(name: str, width: int, height: int) -> None:
     if min(width, height) < MIN_IMAGE_SIDE:
         raise DataError(f"{name} is only {width}×{height} pixels, too small to learn from.",
                         f"Remove it or use pictures at least {MIN_IMAGE_SIDE} pixels a side.")
-
-
-def check_image_folder(folder: str | Path) -> tuple[list[Path], list[Finding]]:
-    """Every file under an unpacked image folder checked: (good images, one Finding per rejected file).
-
-    Files that are not named as images are rejected too (a ZIP of images must hold only images).
-    """
-    good: list[Path] = []
-    rejected: dict[str, list[str]] = {}
-    for path in sorted(p for p in Path(folder).rglob("*") if p.is_file() and not p.is_symlink()):
-        try:
-            if path.suffix.lower() not in IMAGE_SUFFIXES and sniff(path.read_bytes()[:16])[0] != "image":
-                raise DataError(f"{path.name} is not an image file.", "")
-            check_image(path)
-        except DataError as exc:
-            rejected.setdefault(exc.problem, []).append(path.name)
-            continue
-        good.append(path)
-    findings = [Finding("unreadable_images", "warning", f"{len(names)} file(s) skipped: {problem}",
-                        "Remove or replace them; training uses the other images.", len(names), names[:5])
-                for problem, names in rejected.items()]
-    return good, findings

@@ -19,7 +19,7 @@ from core.config import TrainConfig
 from core.errors import DataError, FineTuneError, ModelError
 from core.preparation import prepare_data
 from core.tables import load_table
-from core.uploads import check_image, check_image_folder
+from core.uploads import check_image
 from core.workspace import store_upload, workspace_home
 from tests.test_pages import open_page
 
@@ -105,13 +105,17 @@ def test_image_validator(name):
         check_image(BAD / name)
 
 
-def test_zip_of_images_keeps_the_pictures_and_names_the_rest(tmp_path):
+def test_zip_of_images_keeps_the_pictures_and_names_the_rest(home):
+    """The image loader's own path: non-image names are listed as skipped, a renamed .exe is refused by content."""
+    from core.image_data import drop_unreadable, load_image_split
+
     case = CASES["images_with_junk.zip"]
-    safe_extract(BAD / "images_with_junk.zip", tmp_path)
-    good, findings = check_image_folder(tmp_path)
-    assert sorted(p.name for p in good) == ["a.jpg", "b.png"]
-    assert any(case["ok"]["warning"] in f.message for f in findings)
-    assert sorted(name for f in findings for name in f.examples) == ["notes.txt", "setup.jpg"]
+    frame, skipped = load_image_split(str(BAD / "images_with_junk.zip"), TrainConfig(task="image-classification",
+                                                                                      train="x"))
+    frame, bad = drop_unreadable(frame)
+    assert sorted(Path(p).name for p in frame["image"]) == ["a.jpg", "b.png"] and len(frame) == case["ok"]["good"]
+    assert [Path(s).name for s in skipped] == ["notes.txt"]
+    assert len(bad) == 1 and "setup.jpg" in bad[0] and case["ok"]["warning"] in bad[0]
 
 
 @pytest.mark.parametrize("name", cases("model"))
