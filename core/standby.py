@@ -9,6 +9,7 @@ goes wrong with the hand-over falls back to a fresh process.
 
 Files, under `$FINETUNE_HOME/.standby/`:
     ready     The standby's pid, written once its imports are done (removed when it takes a job or leaves).
+    version.json  The code version it imported (`code_version`); a stale standby is sent away, not used.
     job.json  A job offered by the launcher; the standby takes it by renaming it to taken-<pid>.json.
     log.txt   The standby's own output while it waits.
 
@@ -61,9 +62,24 @@ def _read_pid(path: Path) -> int | None:
     return pid if _alive(pid) else None
 
 
+def code_version() -> str:
+    """The engine's code as the standby imported it: the newest modification time among the project's modules.
+
+    A standby that imported older code (the app was updated while it waited) must not run a job.
+    """
+    return str(max(path.stat().st_mtime_ns for path in (REPO_ROOT / "core").glob("*.py")))
+
+
 def ready_pid() -> int | None:
     """The pid of a standby that finished its imports and waits for a job, if there is one."""
     return _read_pid(folder() / "ready")
+
+
+def _ready_version() -> str | None:
+    try:
+        return json.loads((folder() / "version.json").read_text())["code"]
+    except (OSError, ValueError, KeyError):
+        return None
 
 
 def ensure() -> int | None:
@@ -107,6 +123,9 @@ def hand_over(argv: list[str], log: Path) -> int | None:
     pid = ready_pid()
     if pid is None:
         return None
+    if _ready_version() != code_version():  # the code changed since it imported: send it away, start afresh
+        stop()
+        return None
     home = folder()
     offer, draft = home / "job.json", home / f"job-{os.getpid()}.draft"
     draft.write_text(json.dumps({"argv": argv[3:], "log": str(log)}))
@@ -127,8 +146,10 @@ def hand_over(argv: list[str], log: Path) -> int | None:
 def serve(idle_timeout_s: float = IDLE_TIMEOUT_S) -> int:
     """The standby's life: import the engine, wait for one job, become it (or leave after `idle_timeout_s`)."""
     home, me = folder(), os.getpid()
+    version = code_version()  # before importing: a change made during the imports makes it stale at once
     import core.runner  # noqa: F401  (the heavy imports are the point of the standby)
 
+    (home / "version.json").write_text(json.dumps({"pid": me, "code": version}))
     (home / "ready").write_text(str(me))
     deadline = time.monotonic() + idle_timeout_s
     offer = home / "job.json"

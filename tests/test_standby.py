@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -59,9 +60,19 @@ def test_without_a_ready_standby_the_launcher_starts_a_fresh_process(warm):
 
 def test_an_unclaimed_offer_is_withdrawn(warm, monkeypatch):
     monkeypatch.setattr(standby, "HAND_OVER_TIMEOUT_S", 0.3)
-    (warm / "ready").write_text(str(os.getpid()))  # alive, but never takes the job
+    (warm / "ready").write_text(str(os.getpid()))  # alive and up to date, but never takes the job
+    (warm / "version.json").write_text(json.dumps({"code": standby.code_version()}))
     assert standby.hand_over([sys.executable, "-m", "core", "train"], warm / "log.txt") is None
     assert not (warm / "job.json").exists()  # nothing left for a standby to pick up later
+
+
+def test_a_standby_with_older_code_is_sent_away(warm):
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
+    (warm / "ready").write_text(str(sleeper.pid))
+    (warm / "version.json").write_text('{"code": "0"}')  # imported before the code changed
+    assert standby.hand_over([sys.executable, "-m", "core", "train"], warm / "log.txt") is None
+    assert sleeper.wait(timeout=10) != 0  # terminated
+    assert not (warm / "job.json").exists()
 
 
 def test_no_standby_is_started_beside_an_active_job(warm):
