@@ -1,12 +1,19 @@
-"""Benchmark: N concurrent browser sessions walk the wizard while a run trains; page times and training slowdown.
+"""Benchmark: N concurrent sessions walk the wizard while a run trains; page times and training slowdown.
 
-Usage: python bench/load.py [--sessions 10] [--seconds 60] [--model tiny]
+Usage: python bench/load.py [--sessions 10] [--seconds 60] [--model tiny] [--client websocket|browser] [--think 0]
 
 One Streamlit server (own workspace) and one training run through the CLI on the bundled BANKING77 sample.
-The run's speed is read from its status file (steps over time) for `--seconds` with no browser, then for
-`--seconds` while the sessions click through the wizard's pages in Chromium (Playwright contexts: separate
-sessions, like separate users). Prints the p50/p95/max time from a click on a step's link until the page is
-drawn and idle, and the run's throughput drop.
+The run's speed is read from its status file (steps over time) for `--seconds` with no session, then for
+`--seconds` while the sessions go through the wizard's pages. Prints the p50/p95/max time per page and the
+run's throughput drop.
+
+Two kinds of session:
+- `websocket` (default): each session speaks Streamlit's own protocol over `/_stcore/stream`, as the browser
+  tab does, asking for each page in turn and timing until the server reports the page's script run finished
+  (all of its elements sent). This is the server's work for N users; their browsers run on their machines.
+- `browser`: each session is a Chromium context (Playwright) clicking the sidebar, timed until the page is
+  drawn and idle. On one 2-core box the ten Chromium renderers then compete with the server and the training
+  run for the same cores, which no real deployment does.
 """
 
 from __future__ import annotations
@@ -91,6 +98,55 @@ async def walk(page, stop_at: float, times: list[float], errors: list[str]) -> N
         errors.append(f"{type(exc).__name__}: {str(exc)[:160]}")
 
 
+async def websocket_session(url: str, stop_at: float, times: list[float], errors: list[str],
+                            once: bool = False, think: float = 0.0) -> None:
+    """One user as the browser tab speaks to the server: rerun requests per page, timed to `script_finished`
+    (until `stop_at`, or one pass over the pages with `once`)."""
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+    from websockets.asyncio.client import connect
+
+    done = {ForwardMsg.FINISHED_SUCCESSFULLY, ForwardMsg.FINISHED_WITH_COMPILE_ERROR}
+
+    async def show(socket, page_hash: str) -> ForwardMsg | None:
+        """Ask for a page; wait until its script run (and any st.rerun it makes) finished. Returns the
+        `navigation` message (the app's pages, sent by st.navigation) if one came."""
+        request = BackMsg()
+        request.rerun_script.page_script_hash = page_hash
+        request.rerun_script.query_string = ""
+        await socket.send(request.SerializeToString())
+        session = None
+        while True:
+            message = ForwardMsg()
+            message.ParseFromString(await asyncio.wait_for(socket.recv(), timeout=120))
+            kind = message.WhichOneof("type")
+            if kind == "navigation":
+                session = message
+            elif kind == "script_finished" and message.script_finished in done:
+                return session
+
+    try:
+        async with connect(url.replace("http", "ws", 1) + "/_stcore/stream", subprotocols=["streamlit"],
+                           origin=url, max_size=None) as socket:
+            first = await show(socket, "")
+            hashes = {page.url_pathname.strip("/"): page.page_script_hash for page in first.navigation.app_pages}
+            missing = set(PAGES) - set(hashes)
+            if missing:
+                raise KeyError(f"pages {missing} not among {sorted(hashes)}")
+            while time.time() < stop_at:
+                for slug in PAGES:
+                    started = time.perf_counter()
+                    await show(socket, hashes[slug])
+                    times.append(time.perf_counter() - started)
+                    await asyncio.sleep(think)  # a user reads the page before the next click
+                    if time.time() >= stop_at and not once:
+                        break
+                if once:
+                    break
+    except Exception as exc:  # noqa: BLE001 - a benchmark reports a failed session and goes on
+        errors.append(f"{type(exc).__name__}: {str(exc)[:160]}")
+
+
 def tiny_model(folder: Path) -> str:
     """A 4-layer, 128-wide BERT with the bundled tokenizer: real Trainer work at a step rate a shared CPU
     can show within a minute (the bundled MiniLM takes many seconds per step when the CPU is contended)."""
@@ -119,6 +175,25 @@ async def measure(browser, url: str, run: Path, args: argparse.Namespace) -> tup
     return alone, loaded, times, errors
 
 
+async def measure_websockets(url: str, run: Path, args: argparse.Namespace) -> tuple[float, float, list, list]:
+    """(steps/s alone, steps/s under load, page times, failed sessions) with protocol-level sessions.
+
+    One session first visits every page once, untimed: a fresh server imports each page's modules on its first
+    visit (pandas, scikit-learn, transformers' tokenizers), which later users do not wait for.
+    """
+    warm_up: list[str] = []
+    await websocket_session(url, time.time() + 600, [], warm_up, once=True)
+    if warm_up:
+        raise SystemExit(f"the warm-up session failed: {warm_up[0]}")
+    alone = await throughput(run, args.seconds)
+    times: list[float] = []
+    errors: list[str] = []
+    stop_at = time.time() + args.seconds
+    loaded, _ = await asyncio.gather(throughput(run, args.seconds), asyncio.gather(
+        *(websocket_session(url, stop_at, times, errors, think=args.think) for _ in range(args.sessions))))
+    return alone, loaded, times, errors
+
+
 async def main(args: argparse.Namespace) -> None:
     from playwright.async_api import async_playwright
 
@@ -132,17 +207,21 @@ async def main(args: argparse.Namespace) -> None:
             if process.poll() is not None:
                 raise SystemExit(f"training ended early:\n{(home / 'train.log').read_text()[-2000:]}")
             await asyncio.sleep(1)
-        async with async_playwright() as playwright:
-            browser = await playwright.chromium.launch(executable_path=find_chromium())
-            alone, loaded, times, errors = await measure(browser, server.url, run, args)
-            await browser.close()
+        if args.client == "websocket":
+            alone, loaded, times, errors = await measure_websockets(server.url, run, args)
+        else:
+            async with async_playwright() as playwright:
+                browser = await playwright.chromium.launch(executable_path=find_chromium())
+                alone, loaded, times, errors = await measure(browser, server.url, run, args)
+                await browser.close()
     finally:
         process.terminate()
         process.wait()
         server.stop()
     times.sort()
     p95 = times[min(len(times) - 1, int(0.95 * len(times)))] if times else float("nan")
-    print(json.dumps({"sessions": args.sessions, "window_s": args.seconds, "model": args.model,
+    print(json.dumps({"sessions": args.sessions, "client": args.client, "think_s": args.think,
+                      "window_s": args.seconds, "model": args.model,
                       "page_views": len(times), "page_p50_s": round(statistics.median(times), 2) if times else None,
                       "page_p95_s": round(p95, 2), "page_max_s": round(times[-1], 2) if times else None,
                       "train_steps_per_s_alone": round(alone, 3), "train_steps_per_s_under_load": round(loaded, 3),
@@ -155,4 +234,8 @@ if __name__ == "__main__":
     parser.add_argument("--sessions", type=int, default=10)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--model", default="tiny", help="'tiny' (a random 4-layer BERT) or a model id/folder.")
+    parser.add_argument("--think", type=float, default=0.0,
+                        help="Seconds each websocket session waits on a page before the next (0: click on at once).")
+    parser.add_argument("--client", choices=["websocket", "browser"], default="websocket",
+                        help="Sessions as Streamlit protocol clients (the server's load) or as Chromium tabs.")
     asyncio.run(main(parser.parse_args()))
