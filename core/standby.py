@@ -25,6 +25,7 @@ import sys
 import time
 from pathlib import Path
 
+from core.rundir import pid_alive
 from core.workspace import active_jobs, workspace_home
 
 IDLE_TIMEOUT_S = 30 * 60  # a standby nobody used for this long leaves (it holds ~0.5 GB of imported code)
@@ -44,22 +45,12 @@ def folder() -> Path:
     return path
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _read_pid(path: Path) -> int | None:
     try:
         pid = int(path.read_text().strip())
     except (OSError, ValueError):
         return None
-    return pid if _alive(pid) else None
+    return pid if pid_alive(pid) else None
 
 
 def code_version() -> str:
@@ -134,12 +125,12 @@ def hand_over(argv: list[str], log: Path) -> int | None:
     deadline = time.monotonic() + HAND_OVER_TIMEOUT_S
     while time.monotonic() < deadline:
         if taken.exists() or not offer.exists():
-            return pid if _alive(pid) else None
+            return pid if pid_alive(pid) else None
         time.sleep(POLL_S / 2)
     try:
         os.replace(offer, home / f"withdrawn-{os.getpid()}.json")  # fails if the standby took it meanwhile
     except FileNotFoundError:
-        return pid if _alive(pid) else None
+        return pid if pid_alive(pid) else None
     return None
 
 

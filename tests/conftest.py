@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import signal
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -91,3 +93,30 @@ def image_folder(tmp_path) -> Path:
     from tests.image_helpers import make_image_folder
 
     return make_image_folder(tmp_path / "images")
+
+
+SLEEP = [sys.executable, "-c", "import time; time.sleep(60)"]
+
+
+def kill(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    try:
+        os.waitpid(pid, 0)  # reap it: a zombie child would still look alive to os.kill(pid, 0)
+    except ChildProcessError:
+        pass
+
+
+@pytest.fixture
+def busy(home):
+    """A run of the workspace whose (detached) process is alive and training."""
+    from core.launcher import _spawn
+    from core.workspace import new_run_dir
+
+    run = new_run_dir("busy")
+    pid = _spawn(SLEEP, run)
+    run.write_status("running", pid=pid)
+    yield run
+    kill(pid)

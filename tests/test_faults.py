@@ -5,7 +5,6 @@ from __future__ import annotations
 import errno
 import json
 import os
-import signal
 import sys
 import threading
 import time
@@ -19,15 +18,14 @@ import core.launcher
 import core.runner
 from core.config import TrainConfig
 from core.errors import ResourceError
-from core.launcher import _spawn, start_run
+from core.launcher import start_run
 from core.rundir import RunDir
 from core.runner import train_run
 from core.workspace import new_run_dir
-from tests.conftest import make_sentiment_frame
+from tests.conftest import SLEEP, kill, make_sentiment_frame
 from tests.test_pages import open_page, ready_wizard, texts
 
 SECRET = "hf_FAKEsecretTOKEN1234567890abcdef"
-SLEEP = [sys.executable, "-c", "import time; time.sleep(60)"]
 
 
 def recipe(data: Path, model: Path, **settings) -> TrainConfig:
@@ -54,27 +52,6 @@ def wait_for(predicate, timeout: float, step: float = 0.2):
             return value
         time.sleep(step)
     raise AssertionError(f"not reached within {timeout} s")
-
-
-def kill(pid: int) -> None:
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    try:
-        os.waitpid(pid, 0)  # reap it: a zombie child would still look alive to os.kill(pid, 0)
-    except ChildProcessError:
-        pass
-
-
-@pytest.fixture
-def busy(home):
-    """A run of the workspace whose (detached) process is alive and training."""
-    run = new_run_dir("busy")
-    pid = _spawn(SLEEP, run)
-    run.write_status("running", pid=pid)
-    yield run
-    kill(pid)
 
 
 # --- two runs at once ----------------------------------------------------------------------------------------------

@@ -15,23 +15,14 @@ from core.cli import main
 from core.config import TrainConfig
 from core.device_queue import describe_position, list_queue, try_take_turn, wait_for_device, waiting_jobs
 from core.errors import ConfigError, ResourceError
-from core.launcher import REPO_ROOT, WAIT_FLAG, _spawn, start_run
+from core.launcher import REPO_ROOT, WAIT_FLAG, start_run
 from core.rundir import RunDir
 from core.workspace import delete_run, new_run_dir
-from tests.test_faults import SLEEP, kill, recipe, wait_for
+from tests.conftest import SLEEP, kill
+from tests.test_faults import recipe, wait_for
 from tests.test_pages import by_label, open_page, ready_wizard, texts
 
 QUIT = [sys.executable, "-c", "pass"]
-
-
-@pytest.fixture
-def busy(home):
-    """A run whose detached process is alive and training."""
-    run = new_run_dir("busy")
-    pid = _spawn(SLEEP, run)
-    run.write_status("running", pid=pid)
-    yield run
-    kill(pid)
 
 
 def waiting(name: str, enqueued: float, pid: int | None = None) -> RunDir:

@@ -13,7 +13,8 @@ from core import standby
 from core.launcher import start_run
 from core.rundir import RunDir
 from core.workspace import new_run_dir
-from tests.test_faults import kill, recipe, wait_for
+from tests.conftest import kill
+from tests.test_faults import recipe, wait_for
 
 
 @pytest.fixture
