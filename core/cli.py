@@ -33,7 +33,7 @@ def add_recipe_options(parser: argparse.ArgumentParser) -> None:
     for option in describe_options():
         group = groups.setdefault(option["group"], parser.add_argument_group(f"{option['group']} options"))
         flag = "--" + option["name"].replace("_", "-")
-        help_text = f"{option['help']} (default: {option['default']})"
+        help_text = f"{option['help']} (default: {option['default']})".replace("%", "%%")  # argparse formats help
         kwargs: dict = {"dest": option["name"], "default": argparse.SUPPRESS, "help": help_text}
         if option["type"] == "bool":
             kwargs["action"] = argparse.BooleanOptionalAction
