@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import shlex
-import subprocess
 import sys
 from contextlib import contextmanager
 from dataclasses import fields
-from pathlib import Path
 
 from core import standby
 from core.config import TrainConfig
 from core.device_queue import enqueue, launch_lock, refuse_if_busy
 from core.rundir import RunDir
+from core.standby import REPO_ROOT  # noqa: F401  (the project folder; callers import it from here)
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 WAIT_FLAG = "--wait-for-device"
 
 
@@ -105,10 +102,7 @@ def _spawn(argv: list[str], run: RunDir, wait: bool = False) -> int:
         run.write_status("queued", pid=None, message="Starting…", phase="starting")
         pid = standby.hand_over(argv, run.log)  # a warm engine skips ~10 s of imports; else a fresh process
     if pid is None:
-        with run.log.open("ab") as log:
-            pid = subprocess.Popen(argv, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, start_new_session=True,
-                                   env={**os.environ, **standby.RUN_ENV}).pid
+        pid = standby.start_detached(argv, run.log)
     (run.path / "pid").write_text(str(pid))
     return pid
 

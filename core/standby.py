@@ -85,12 +85,16 @@ def ensure() -> int | None:
     pid = _read_pid(home / "pid")
     if pid is not None or active_jobs():
         return pid
-    with (home / "log.txt").open("ab") as log:
-        child = subprocess.Popen([sys.executable, "-m", "core", "standby"], cwd=REPO_ROOT, stdout=log,
-                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-                                 env={**os.environ, **RUN_ENV})
-    (home / "pid").write_text(str(child.pid))
-    return child.pid
+    pid = start_detached([sys.executable, "-m", "core", "standby"], home / "log.txt")
+    (home / "pid").write_text(str(pid))
+    return pid
+
+
+def start_detached(argv: list[str], log: Path) -> int:
+    """Start `argv` from the project folder in its own session (it outlives the UI), output appended to `log`."""
+    with log.open("ab") as sink:
+        return subprocess.Popen(argv, cwd=REPO_ROOT, stdout=sink, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True, env={**os.environ, **RUN_ENV}).pid
 
 
 def stop() -> None:
@@ -121,16 +125,17 @@ def hand_over(argv: list[str], log: Path) -> int | None:
     offer, draft = home / "job.json", home / f"job-{os.getpid()}.draft"
     draft.write_text(json.dumps({"argv": argv[3:], "log": str(log)}))
     os.replace(draft, offer)
-    taken = home / f"taken-{pid}.json"
     deadline = time.monotonic() + HAND_OVER_TIMEOUT_S
     while time.monotonic() < deadline:
-        if taken.exists() or not offer.exists():
+        if not offer.exists():  # the standby renamed it: taken
             return pid if pid_alive(pid) else None
         time.sleep(POLL_S / 2)
+    withdrawn = home / f"withdrawn-{os.getpid()}.json"
     try:
-        os.replace(offer, home / f"withdrawn-{os.getpid()}.json")  # fails if the standby took it meanwhile
+        os.replace(offer, withdrawn)  # fails if the standby took it meanwhile
     except FileNotFoundError:
         return pid if pid_alive(pid) else None
+    withdrawn.unlink()
     return None
 
 
@@ -140,7 +145,7 @@ def serve(idle_timeout_s: float = IDLE_TIMEOUT_S) -> int:
     version = code_version()  # before importing: a change made during the imports makes it stale at once
     import core.runner  # noqa: F401  (the heavy imports are the point of the standby)
 
-    (home / "version.json").write_text(json.dumps({"pid": me, "code": version}))
+    (home / "version.json").write_text(json.dumps({"code": version}))
     (home / "ready").write_text(str(me))
     deadline = time.monotonic() + idle_timeout_s
     offer = home / "job.json"

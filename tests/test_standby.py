@@ -65,6 +65,7 @@ def test_an_unclaimed_offer_is_withdrawn(warm, monkeypatch):
     (warm / "version.json").write_text(json.dumps({"code": standby.code_version()}))
     assert standby.hand_over([sys.executable, "-m", "core", "train"], warm / "log.txt") is None
     assert not (warm / "job.json").exists()  # nothing left for a standby to pick up later
+    assert not list(warm.glob("withdrawn-*"))  # and no leftovers
 
 
 def test_a_standby_with_older_code_is_sent_away(warm):
