@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import ResourceError
-from core.rundir import WAITING, RunDir
-from core.workspace import JOB_KINDS, active_jobs, runs_dir, workspace_home
+from core.rundir import ACTIVE_STATES, WAITING, RunDir
+from core.workspace import active_jobs, job_statuses, workspace_home
 
 logger = logging.getLogger(__name__)
 
@@ -50,27 +50,24 @@ def launch_lock() -> Iterator[None]:
         yield
 
 
-def waiting_jobs(exclude: Path | None = None) -> list[QueuedJob]:
-    """Live waiting jobs of the workspace, first to go first (a waiting job whose process died is skipped)."""
-    found = []
-    for folder, kind in JOB_KINDS.items():
-        for path in runs_dir(folder).iterdir():
-            status = RunDir(path).read_status() if path.is_dir() else {}
-            if status.get("state") == WAITING and (exclude is None or path.resolve() != exclude.resolve()):
-                found.append((float(status.get("enqueued") or 0), path.name, kind, RunDir(path)))
+def waiting_jobs(exclude: Path | None = None, jobs: list | None = None) -> list[QueuedJob]:
+    """Live waiting jobs of the workspace (or of `jobs`, from `job_statuses`), first to go first.
+
+    A waiting job whose process died reads 'crashed' (see RunDir.read_status) and is skipped.
+    """
+    found = [(float(status.get("enqueued") or 0), run.name, kind, run)
+             for kind, run, status in (job_statuses() if jobs is None else jobs)
+             if status.get("state") == WAITING and (exclude is None or run.path.resolve() != exclude.resolve())]
     return [QueuedJob(kind, run, WAITING, i, enqueued)
             for i, (enqueued, _, kind, run) in enumerate(sorted(found, key=lambda f: f[:2]), start=1)]
 
 
 def list_queue() -> list[QueuedJob]:
-    """The active jobs (position 0) then the waiting ones in the order they will run."""
-    folders = {kind: folder for folder, kind in JOB_KINDS.items()}
-    active = []
-    for label in active_jobs():
-        kind, name = label.split(" ", 1)
-        run = RunDir(runs_dir(folders[kind]) / name)
-        active.append(QueuedJob(kind, run, run.read_status().get("state", "?"), 0, 0.0))
-    return [*active, *waiting_jobs()]
+    """The active jobs (position 0) then the waiting ones in the order they will run, from one workspace scan."""
+    jobs = job_statuses()
+    active = [QueuedJob(kind, run, status["state"], 0, 0.0) for kind, run, status in jobs
+              if status.get("state") in ACTIVE_STATES]
+    return [*active, *waiting_jobs(jobs=jobs)]
 
 
 def ordinal(n: int) -> str:
@@ -79,9 +76,9 @@ def ordinal(n: int) -> str:
     return f"{n}{suffix}"
 
 
-def queue_places() -> dict[Path, str]:
-    """'2nd in queue, after run X' for every waiting job, by its resolved folder."""
-    queue = list_queue()
+def queue_places(queue: list[QueuedJob] | None = None) -> dict[Path, str]:
+    """'2nd in queue, after run X' for every waiting job of `queue` (default: `list_queue()`), by resolved folder."""
+    queue = list_queue() if queue is None else queue
     return {job.run.path.resolve(): f"{ordinal(job.position)} in queue" + (f", after {queue[i - 1].label}" if i else "")
             for i, job in enumerate(queue) if job.state == WAITING}
 

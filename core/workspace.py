@@ -85,14 +85,17 @@ def list_runs() -> list[dict]:
 JOB_KINDS = {"runs": "run", "searches": "search"}  # workspace folder -> what one job in it is called
 
 
+def job_statuses() -> list[tuple[str, RunDir, dict]]:
+    """Every run and search folder of the workspace as (kind, folder, status), status liveness-checked."""
+    return [(kind, RunDir(path), RunDir(path).read_status())
+            for folder, kind in JOB_KINDS.items() for path in sorted(runs_dir(folder).iterdir()) if path.is_dir()]
+
+
 def active_jobs(exclude: Path | None = None) -> list[str]:
     """Runs and searches of the workspace whose process is alive now (other than `exclude`), as 'run NAME'."""
-    busy, exclude = [], exclude.resolve() if exclude else None
-    for folder, kind in JOB_KINDS.items():
-        for path in sorted(runs_dir(folder).iterdir()):
-            if path.is_dir() and path.resolve() != exclude and RunDir(path).read_status().get("state") in ACTIVE_STATES:
-                busy.append(f"{kind} {path.name}")
-    return busy
+    exclude = exclude.resolve() if exclude else None
+    return [f"{kind} {run.name}" for kind, run, status in job_statuses()
+            if status.get("state") in ACTIVE_STATES and run.path.resolve() != exclude]
 
 
 def list_trials() -> dict[str, RunDir]:

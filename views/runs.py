@@ -20,7 +20,8 @@ if not runs:
     st.stop()
 
 table = pd.DataFrame(runs)
-places = {path.name: place for path, place in queue_places().items()}
+queue = list_queue()  # one scan of the workspace for the state column and the queue table
+places = {path.name: place for path, place in queue_places(queue).items()}
 table["state"] = [f"waiting ({places[name]})" if name in places else state_name
                   for name, state_name in zip(table["name"], table["state"], strict=True)]
 table["started"] = table["started"].map(lambda t: dt.datetime.fromtimestamp(float(t)).strftime("%Y-%m-%d %H:%M"))
@@ -29,7 +30,6 @@ st.dataframe(table[["name", "state", "started", "task", "model", "strategy", "me
              column_config={"name": "run", "state": "status", "metric": "headline test metric",
                             "score": st.column_config.NumberColumn("test score", format="%.4f")})
 
-queue = list_queue()
 if len(queue) > 1 or any(job.position for job in queue):
     st.subheader("Queue")
     st.caption("One job uses the processor at a time; the waiting ones start by themselves, in this order.")
