@@ -231,7 +231,7 @@ def warm_startup_figures(data: dict[str, Path], out: Path, repeats: int = 2) -> 
     from core import standby
     from core.config import TrainConfig
     from core.launcher import start_run
-    from core.rundir import RunDir
+    from core.rundir import ACTIVE_STATES, RunDir
     from core.workspace import new_run_dir
 
     os.environ["FINETUNE_WARM_ENGINE"] = "1"
@@ -251,7 +251,7 @@ def warm_startup_figures(data: dict[str, Path], out: Path, repeats: int = 2) -> 
             time.sleep(0.05)
         startups.append(round(time.perf_counter() - start, 2))
         run.request_stop()
-        while RunDir(run.path).read_status().get("state") in {"queued", "running", "stopping"}:
+        while RunDir(run.path).read_status().get("state") in ACTIVE_STATES:
             time.sleep(0.2)
         try:
             os.waitpid(pid, 0)
