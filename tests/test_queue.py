@@ -25,6 +25,15 @@ from tests.test_pages import by_label, open_page, ready_wizard, texts
 QUIT = [sys.executable, "-c", "pass"]
 
 
+def command_line(pid: int) -> list[str]:
+    """The argv of a process we just started.
+
+    Popen returns once the child's exec has closed the close-on-exec pipe, which on Linux is a moment before the
+    new program's arguments are in place: /proc/PID/cmdline reads empty in between (seen on a loaded CI box).
+    """
+    return wait_for(lambda: open(f"/proc/{pid}/cmdline").read(), 10, step=0.01).split("\0")
+
+
 def waiting(name: str, enqueued: float, pid: int | None = None) -> RunDir:
     """A run that waits in the queue, enqueued at `enqueued`, held by a live process (this one) by default."""
     run = new_run_dir(name)
@@ -80,7 +89,7 @@ def test_the_launcher_queues_instead_of_refusing_and_a_plain_start_cannot_jump_t
     pid = start_run(TrainConfig(), queued, wait=True)
     try:
         assert queued.read_status()["state"] == "waiting" and queued.request.exists()
-        assert WAIT_FLAG in open(f"/proc/{pid}/cmdline").read().split("\0")
+        assert WAIT_FLAG in command_line(pid)
         kill(busy.launched_pid())
         with pytest.raises(ResourceError, match="wait for the device"):
             start_run(TrainConfig(), new_run_dir("jumper"))
