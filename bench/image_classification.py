@@ -1,6 +1,7 @@
-"""Benchmark: image classification through the CLI on the shared image datasets, full and frozen MobileNetV2.
+"""Benchmark: image classification through the CLI on the shared image datasets, full, LoRA and frozen MobileNetV2.
 
-Usage: python bench/image_classification.py [--runs hymenoptera-full hymenoptera-frozen cifar10-frozen cifar10-full]
+Usage: python bench/image_classification.py [--runs hymenoptera-full hymenoptera-lora hymenoptera-frozen cifar10-frozen
+                                                    cifar10-full]
 Prints one row per run: held-out accuracy and macro-F1, the accuracy re-measured through
 `transformers.pipeline("image-classification")` from the exported folder, the majority-class baseline, wall time
 and the peak RSS of the training process. Hymenoptera has no test split: its `val` folder is both the validation
@@ -28,6 +29,10 @@ RUNS = {
     "hymenoptera-full": [
         "--train", str(HYMENOPTERA / "train"), "--validation", str(HYMENOPTERA / "val"),
         "--test", str(HYMENOPTERA / "val"), "--strategy", "full", "--epochs", "4", "--learning-rate", "3e-4",
+        "--batch-size", "16", "--image-augment", "flip", "crop", "--augment-strength", "0.3"],
+    "hymenoptera-lora": [
+        "--train", str(HYMENOPTERA / "train"), "--validation", str(HYMENOPTERA / "val"),
+        "--test", str(HYMENOPTERA / "val"), "--strategy", "lora", "--epochs", "4", "--learning-rate", "1e-3",
         "--batch-size", "16", "--image-augment", "flip", "crop", "--augment-strength", "0.3"],
     "hymenoptera-frozen": [
         "--train", str(HYMENOPTERA / "train"), "--validation", str(HYMENOPTERA / "val"),

@@ -149,9 +149,13 @@ def apply_strategy(model: PreTrainedModel, cfg: TrainConfig) -> nn.Module:
     if cfg.strategy == "lora":
         from peft import LoraConfig, TaskType, get_peft_model
 
-        kind = TaskType.TOKEN_CLS if cfg.task == tasks.NER else TaskType.SEQ_CLS
-        lora = LoraConfig(task_type=kind, r=cfg.lora_r, lora_alpha=cfg.lora_alpha,
-                          lora_dropout=cfg.lora_dropout)
+        if cfg.task == tasks.IMAGE:  # peft knows no default targets for vision models, and its SEQ_CLS wants text
+            lora = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
+                              **image_lora_targets(model))
+        else:
+            kind = TaskType.TOKEN_CLS if cfg.task == tasks.NER else TaskType.SEQ_CLS
+            lora = LoraConfig(task_type=kind, r=cfg.lora_r, lora_alpha=cfg.lora_alpha,
+                              lora_dropout=cfg.lora_dropout)
         try:
             return get_peft_model(model, lora)
         except ValueError as exc:
@@ -169,6 +173,24 @@ def apply_strategy(model: PreTrainedModel, cfg: TrainConfig) -> nn.Module:
             for param in layer.parameters():
                 param.requires_grad = True
     return model
+
+
+def image_lora_targets(model: PreTrainedModel) -> dict[str, list[str]]:
+    """LoRA targets of an image classifier: its backbone's linear layers and dense (ungrouped) convolutions.
+
+    That covers ViT-style attention and MLP projections and the 1x1 and full convolutions of CNNs (MobileNet,
+    ResNet, ConvNeXt); depthwise convolutions are left frozen (a rank-r update of a per-channel filter saves
+    nothing). The new head trains in full (`modules_to_save`): it is every top-level module beside the backbone.
+    """
+    backbone = model.base_model
+    targets = [f"{model.base_model_prefix}.{name}" for name, module in backbone.named_modules()
+               if isinstance(module, nn.Linear) or (isinstance(module, nn.Conv2d) and module.groups == 1)]
+    head = [name for name, module in model.named_children()
+            if module is not backbone and any(True for _ in module.parameters())]
+    if not targets:
+        raise ConfigError("LoRA found no linear or convolution layer to adapt in this model.",
+                          "Use the full or frozen strategy.")
+    return {"target_modules": targets, "modules_to_save": head}
 
 
 def count_parameters(model: nn.Module) -> tuple[int, int]:

@@ -185,6 +185,43 @@ def test_frozen_training_changes_only_the_head(image_folder, tiny_image_model_di
     assert processor["crop_size"] == {"height": 24, "width": 24} and processor["size"] == {"shortest_edge": 27}
 
 
+def test_lora_adapts_the_dense_convolutions_and_exports_a_plain_model(image_folder, tiny_image_model_dir, tmp_path,
+                                                                     home):
+    from safetensors.torch import load_file
+    from torch import nn
+    from transformers import AutoModelForImageClassification
+
+    from core.inference import load_predictor, predict_images
+
+    output = tmp_path / "run"
+    assert run_cli(["--train", str(image_folder), "--model", str(tiny_image_model_dir), "--strategy", "lora",
+                    "--epochs", "1", "--output", str(output), "--learning-rate", "0.05"]) == 0
+    convolutions = {f"{name}.weight": module.groups > 1 for name, module in
+                    AutoModelForImageClassification.from_pretrained(tiny_image_model_dir).named_modules()
+                    if isinstance(module, nn.Conv2d)}
+    before, after = load_file(tiny_image_model_dir / "model.safetensors"), load_file(output / "model" / "model.safetensors")
+    assert set(after) == set(before), "the export is a plain model: adapters merged, no lora keys"
+    changed = {key for key in convolutions if not np.array_equal(before[key].numpy(), after[key].numpy())}
+    assert changed and all(not convolutions[key] for key in changed), "only dense convolutions adapt"
+    assert after["classifier.weight"].shape[0] == 2
+    scores = predict_images(load_predictor(output / "model"), [make_image((200, 40, 40), 0)])
+    assert set(scores[0]) == {"blue", "red"}
+
+
+def test_lora_targets_of_a_vision_transformer():
+    from transformers import ViTConfig, ViTForImageClassification
+
+    from core.modeling import image_lora_targets
+
+    config = ViTConfig(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32,
+                       image_size=32, patch_size=8, num_labels=3)
+    targets = image_lora_targets(ViTForImageClassification(config))
+    assert "vit.layers.0.attention.q_proj" in targets["target_modules"]
+    assert "vit.embeddings.patch_embeddings.projection" in targets["target_modules"]
+    assert targets["modules_to_save"] == ["classifier"]
+    assert not any(name.startswith("classifier") for name in targets["target_modules"])
+
+
 def test_training_reports_a_data_error_for_one_class(tmp_path, tiny_image_model_dir, home):
     make_image_folder(tmp_path / "one", per_class=6)
     shutil.rmtree(tmp_path / "one" / "blue")
