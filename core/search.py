@@ -24,6 +24,7 @@ logger = logging.getLogger(__name__)
 
 METHODS = ("tpe", "random", "grid")
 STORAGE_ATTEMPTS = 5
+SQLITE_LOCK_WAIT_S = 60
 FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
 
 
@@ -105,6 +106,14 @@ def storage_url(search: SearchConfig, folder: Path) -> str:
     return search.storage or f"sqlite:///{folder.resolve() / 'study.db'}"
 
 
+def open_storage(url: str):
+    """Optuna storage for a URL; a SQLite file waits up to a minute for a lock (its default, 5 s, is too short
+    for several workers writing trials on a loaded machine: "database is locked" would end a worker)."""
+    if url.startswith("sqlite:"):
+        return optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": SQLITE_LOCK_WAIT_S}})
+    return url
+
+
 def open_study(search: SearchConfig, folder: Path) -> optuna.Study:
     """Create or join the study (SQLite file in the search folder unless a storage URL is given)."""
     storage = storage_url(search, folder)
@@ -116,8 +125,8 @@ def open_study(search: SearchConfig, folder: Path) -> optuna.Study:
     # Workers starting together race to create the schema and the study; the loser retries and joins.
     for attempt in range(STORAGE_ATTEMPTS):
         try:
-            return optuna.create_study(storage=storage, study_name=search.study or folder.name, sampler=sampler,
-                                       pruner=pruner, direction=direction, load_if_exists=True)
+            return optuna.create_study(storage=open_storage(storage), study_name=search.study or folder.name,
+                                       sampler=sampler, pruner=pruner, direction=direction, load_if_exists=True)
         except ImportError as exc:
             error = exc
             break
@@ -221,7 +230,7 @@ def search_report(search_dir: str | Path) -> dict[str, Any]:
     saved = {"recipe": recipe, **dataclasses.asdict(search)}
     storage = storage_url(search, folder)
     try:  # read-only: never creates a study, and logs nothing on each refresh of the page
-        study = optuna.load_study(study_name=search.study or folder.name, storage=storage)
+        study = optuna.load_study(study_name=search.study or folder.name, storage=open_storage(storage))
     except Exception:  # noqa: BLE001 - not created yet, or storage unreachable: nothing to show yet
         return {"trials": [], "best": {}, "importances": {}, "search": saved}
     trials = [{"trial": t.number, "state": t.state.name.lower(), "value": t.value,

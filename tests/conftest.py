@@ -95,7 +95,7 @@ def image_folder(tmp_path) -> Path:
     return make_image_folder(tmp_path / "images")
 
 
-SLEEP = [sys.executable, "-c", "import time; time.sleep(60)"]
+SLEEP = [sys.executable, "-c", "import time; time.sleep(3600)"]  # killed by its test; alive however slow the box
 
 
 def kill(pid: int) -> None:

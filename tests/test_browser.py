@@ -88,6 +88,15 @@ def saved_config(server: StreamlitServer) -> dict:
     return json.loads(wizard.read_text(encoding="utf-8"))["config"]
 
 
+def wait_saved(server: StreamlitServer, key: str, value, timeout: float = 30) -> None:
+    """Wait until the wizard's saved recipe holds `value`: the browser shows a choice before the server's rerun
+    has stored it, and a loaded box may take seconds for that rerun."""
+    deadline = time.time() + timeout
+    while saved_config(server).get(key) != value and time.time() < deadline:
+        time.sleep(0.2)
+    assert saved_config(server).get(key) == value
+
+
 def upload_and_map_columns(page: Page, server: StreamlitServer, csv: Path) -> None:
     open_step(page, "data", "Your data")
     page.locator('[data-testid="stFileUploader"] input[type=file]').first.set_input_files(str(csv))
@@ -97,8 +106,8 @@ def upload_and_map_columns(page: Page, server: StreamlitServer, csv: Path) -> No
     choose(page, "Label column", "label_name")
     expect(page.locator('[data-testid="stMetric"]').filter(has_text="Classes")).to_be_visible(timeout=120_000)
     settle(page)
+    wait_saved(server, "label_column", "label_name")
     assert metric_value(page, "Classes") == "2"
-    assert saved_config(server)["label_column"] == "label_name"
     snap(page, "data")
 
 
@@ -130,10 +139,7 @@ def set_one_epoch(page: Page, server: StreamlitServer) -> None:
     epochs.fill("1")
     epochs.press("Enter")
     settle(page)
-    deadline = time.time() + 30
-    while saved_config(server)["epochs"] != 1 and time.time() < deadline:
-        time.sleep(0.5)
-    assert saved_config(server)["epochs"] == 1
+    wait_saved(server, "epochs", 1)
 
 
 def train_with_a_reload(page: Page, server: StreamlitServer) -> None:
@@ -215,7 +221,7 @@ def test_search_then_promote_the_best_trial(page, server):
     page.get_by_text("Small data (frozen)", exact=True).click()  # the radio's label; its input is hidden
     expect(page.get_by_text("Keeps the pretrained model fixed")).to_be_visible(timeout=60_000)
     settle(page)
-    assert saved_config(server)["strategy"] == "frozen"
+    wait_saved(server, "strategy", "frozen")
 
     open_step(page, "search", "Hyperparameter search")
     trials = page.get_by_label("Trials", exact=True)

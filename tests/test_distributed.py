@@ -93,7 +93,7 @@ def test_two_cpu_processes_train_one_run(tmp_path, tiny_model_dir, launcher):
             "--epochs", "3", "--batch-size", "8", "--learning-rate", "5e-3", "--max-length", "32",
             "--evaluations-per-epoch", "1", "--device", "cpu"]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
-    result = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, env=env, timeout=240)
+    result = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, env=env, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     run = RunDir(out)
     assert run.read_status()["state"] == "completed"

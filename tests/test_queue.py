@@ -54,14 +54,15 @@ def test_waiting_jobs_go_first_in_first_out(busy):
 def test_a_waiting_job_starts_when_the_active_one_ends(busy):
     run = new_run_dir("next")
     done = []
-    thread = threading.Thread(target=lambda: done.append(wait_for_device(run, poll_s=0.05)))
+    thread = threading.Thread(target=lambda: done.append(wait_for_device(run, poll_s=0.05)), daemon=True)
     thread.start()
     wait_for(lambda: run.read_status().get("state") == "waiting", 10)
     time.sleep(0.3)
     assert not done, "it must wait while the busy run trains"
     kill(busy.launched_pid())
-    thread.join(10)
-    assert done == [True] and run.read_status()["state"] == "queued" and run.read_status()["pid"] == os.getpid()
+    thread.join(60)
+    assert not thread.is_alive() and done == [True]
+    assert run.read_status()["state"] == "queued" and run.read_status()["pid"] == os.getpid()
 
 
 def test_a_waiting_job_whose_process_died_is_skipped(busy):
