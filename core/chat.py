@@ -12,6 +12,10 @@ from core.errors import ModelError
 from core.instruct import ensure_chat_template
 
 DEFAULT_NEW_TOKENS = 128
+# Greedy decoding of small chat models loops on long answers ("They can be used to help users... They can be
+# used to help users..."); the CTRL paper's penalty of 1.2 on tokens already generated stops that and keeps the
+# answers deterministic. The exported model's own generation_config is left as the base model had it.
+REPETITION_PENALTY = 1.2
 
 
 def load_chat_model(folder: str | Path):
@@ -36,12 +40,13 @@ def _generation_inputs(model, tokenizer, messages: list[dict], max_new_tokens: i
     inputs = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
                                            return_dict=True)
     ids = {key: inputs[key].to(model.device) for key in ("input_ids", "attention_mask")}  # no token types
-    return {**ids, "max_new_tokens": max_new_tokens, "do_sample": False, "pad_token_id": tokenizer.pad_token_id}
+    return {**ids, "max_new_tokens": max_new_tokens, "do_sample": False, "repetition_penalty": REPETITION_PENALTY,
+            "pad_token_id": tokenizer.pad_token_id}
 
 
 @torch.no_grad()
 def answer(model, tokenizer, messages: list[dict], max_new_tokens: int = DEFAULT_NEW_TOKENS) -> str:
-    """The model's greedy answer to a chat (deterministic, so base and tuned answers compare fairly)."""
+    """The model's greedy answer to a chat, repetition-penalised (deterministic: base and tuned compare fairly)."""
     inputs = _generation_inputs(model, tokenizer, messages, max_new_tokens)
     output = model.generate(**inputs)
     return tokenizer.decode(output[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True).strip()

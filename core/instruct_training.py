@@ -126,7 +126,7 @@ def held_out_loss(model, dataset: Dataset, collate, batch_size: int) -> dict[str
 
 
 def answer_prompts(model, tokenizer, chats: list[list[dict]]) -> list[str]:
-    """Greedy answers to the prompts of held-out chats."""
+    """Greedy, repetition-penalised answers to the prompts of held-out chats."""
     model.eval()
     return [answer(model, tokenizer, instruct.prompt_of(chat)) for chat in chats]
 

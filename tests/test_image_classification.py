@@ -199,7 +199,8 @@ def test_lora_adapts_the_dense_convolutions_and_exports_a_plain_model(image_fold
     convolutions = {f"{name}.weight": module.groups > 1 for name, module in
                     AutoModelForImageClassification.from_pretrained(tiny_image_model_dir).named_modules()
                     if isinstance(module, nn.Conv2d)}
-    before, after = load_file(tiny_image_model_dir / "model.safetensors"), load_file(output / "model" / "model.safetensors")
+    before = load_file(tiny_image_model_dir / "model.safetensors")
+    after = load_file(output / "model" / "model.safetensors")
     assert set(after) == set(before), "the export is a plain model: adapters merged, no lora keys"
     changed = {key for key in convolutions if not np.array_equal(before[key].numpy(), after[key].numpy())}
     assert changed and all(not convolutions[key] for key in changed), "only dense convolutions adapt"

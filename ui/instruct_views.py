@@ -127,7 +127,7 @@ def show_instruction(report: dict, run: RunDir) -> None:
                                 "perplexity": st.column_config.NumberColumn("perplexity", format="%.3f")})
     st.caption("Loss is the mean cross-entropy on the test answers' tokens; perplexity is e to that power (how many "
                "tokens the model hesitates between). Lower is better for both.")
-    st.subheader("Answers side by side (held-out prompts, greedy decoding)")
+    st.subheader("Answers side by side (held-out prompts, greedy decoding with a repetition penalty)")
     for row in report.get("side_by_side", []):
         with st.container(border=True):
             st.markdown(f"**Prompt:** {row['prompt']}")
