@@ -12,6 +12,7 @@ from pathlib import Path
 from core.config import METRICS, TASKS, TrainConfig, describe_options
 from core.distributed import is_main_process
 from core.errors import FineTuneError
+from core.standby import IDLE_TIMEOUT_S
 
 logger = logging.getLogger("core")
 
@@ -78,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument("--task", default="text-classification", choices=TASKS)
     standby = commands.add_parser("standby", help="Import the engine and wait to become the app's next run "
                                                   "(started by the app; see core/standby.py).")
-    standby.add_argument("--idle-timeout", type=float, default=30 * 60, help="Seconds to wait before leaving.")
+    standby.add_argument("--idle-timeout", type=float, default=IDLE_TIMEOUT_S, help="Seconds to wait before leaving.")
     return parser
 
 

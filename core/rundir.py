@@ -110,10 +110,7 @@ class RunDir:
 
     def launched_pid(self) -> int | None:
         """The pid the launcher recorded in `pid` when it started the process, if any."""
-        try:
-            return int((self.path / "pid").read_text().strip())
-        except (OSError, ValueError):
-            return None
+        return read_pid(self.path / "pid")
 
     def request_stop(self) -> None:
         self.stop_file.touch()
@@ -167,6 +164,14 @@ def check_output(run: RunDir, resume: bool, overwrite: bool) -> None:
     if state not in {"queued", WAITING} and run.path.exists() and any(run.path.iterdir()) and not overwrite:
         raise ConfigError(f"{run.path} already holds a run ({state}); it is kept, not overwritten.",
                           "Choose a new --output folder, or pass --resume to continue it.")
+
+
+def read_pid(path: Path) -> int | None:
+    """The pid written in a pid file, or None if the file is missing or holds no number."""
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
 
 
 def pid_alive(pid: int) -> bool:

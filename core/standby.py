@@ -25,7 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-from core.rundir import pid_alive
+from core.rundir import pid_alive, read_pid
 from core.workspace import active_jobs, workspace_home
 
 IDLE_TIMEOUT_S = 30 * 60  # a standby nobody used for this long leaves (it holds ~0.5 GB of imported code)
@@ -46,11 +46,9 @@ def folder() -> Path:
 
 
 def _read_pid(path: Path) -> int | None:
-    try:
-        pid = int(path.read_text().strip())
-    except (OSError, ValueError):
-        return None
-    return pid if pid_alive(pid) else None
+    """The pid in a pid file if that process is alive."""
+    pid = read_pid(path)
+    return pid if pid is not None and pid_alive(pid) else None
 
 
 def code_version() -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import time
 import zipfile
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from tests.browser_helpers import (
     settle,
     snap,
 )
+from tests.test_faults import wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -91,10 +91,7 @@ def saved_config(server: StreamlitServer) -> dict:
 def wait_saved(server: StreamlitServer, key: str, value, timeout: float = 30) -> None:
     """Wait until the wizard's saved recipe holds `value`: the browser shows a choice before the server's rerun
     has stored it, and a loaded box may take seconds for that rerun."""
-    deadline = time.time() + timeout
-    while saved_config(server).get(key) != value and time.time() < deadline:
-        time.sleep(0.2)
-    assert saved_config(server).get(key) == value
+    wait_for(lambda: saved_config(server).get(key) == value, timeout)
 
 
 def upload_and_map_columns(page: Page, server: StreamlitServer, csv: Path) -> None:
